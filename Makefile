@@ -1,0 +1,35 @@
+# The two commands (see README.md):
+#   make run [DATA=/path/to/UTKFace] [ARGS="--epochs 8"]   the local TFX pipeline (default: a smoke run)
+#   make test                                              the whole test suite
+# Both create or reuse .venv from the committed lock file.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA ?=
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test venv lock clean
+
+$(VENV)/.installed: requirements.lock setup.py
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv || pip install --quiet uv
+	@test -x $(PY) || uv venv --seed -p "$$(scripts/find-python.sh)" $(VENV)
+	uv pip install --python $(PY) -r requirements.lock
+	uv pip install --python $(PY) --no-deps -e .
+	@touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(VENV)/bin/fdp run local $(if $(DATA),--data $(DATA)) $(ARGS)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Re-resolve requirements.in into the lock file (after editing requirements.in).
+lock:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	uv pip compile requirements.in --python-version 3.10 --python-platform x86_64-manylinux_2_28 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) fdp_home

@@ -1,0 +1,105 @@
+"""ExampleGens for the face datasets: FileBasedExampleGen with a Beam executor built on IngestFaces.
+
+The executor overrides GenerateExamplesByBeam (TFX's hook for custom splitting) so that one Beam
+pass reads, dedupes and splits by content hash; the ingest report is written beside the splits
+(`ingest_report.json`) and its counts are recorded on the Examples artifact in ML Metadata.
+"""
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+import apache_beam as beam
+from google.protobuf import any_pb2, json_format, struct_pb2
+from tfx import v1 as tfx
+from tfx.components import FileBasedExampleGen
+from tfx.components.example_gen import base_example_gen_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
+
+from components import ingest
+from pipeline import configs
+
+def _custom_options(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+  raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+  if not raw:
+    return {}
+  config = example_gen_pb2.CustomConfig()
+  proto_utils.json_to_proto(raw, config)
+  options = struct_pb2.Struct()
+  config.custom_config.Unpack(options)
+  return json_format.MessageToDict(options)
+
+
+def _output_splits(exec_properties: Dict[str, Any]):
+  output_config = example_gen_pb2.Output()
+  proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+  return [(s.name, s.hash_buckets) for s in output_config.split_config.splits]
+
+
+class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+  """Reads a UTKFace or WIKI folder into deduplicated tf.Examples split by content hash."""
+
+  def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+    raise NotImplementedError("splits are made in GenerateExamplesByBeam")
+
+  def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
+                             exec_properties: Dict[str, Any]) -> Dict[str, beam.pvalue.PCollection]:
+    options = _custom_options(exec_properties)
+    dataset = options["dataset"]
+    ingested = (
+        pipeline
+        | "ReadLabels" >> ingest.ReadLabels(
+            dataset, exec_properties[standard_component_specs.INPUT_BASE_KEY],
+            wiki_mat=options.get("wiki_mat"),
+            wiki_min_face_score=options.get("wiki_min_face_score", configs.WIKI_MIN_FACE_SCORE))
+        | "IngestFaces" >> ingest.IngestFaces(dataset, _output_splits(exec_properties)))
+    _ = ingested["report"] | "WriteReport" >> ingest.WriteReport(self._report_path)
+    return ingested["splits"]
+
+  def Do(self, input_dict, output_dict, exec_properties) -> None:
+    examples = output_dict[standard_component_specs.EXAMPLES_KEY][0]
+    self._report_path = os.path.join(examples.uri, ingest.REPORT_FILE)
+    super().Do(input_dict, output_dict, exec_properties)
+    with open_report(examples.uri) as f:
+      report = json.load(f)
+    for category, count in report["counts"].items():
+      examples.set_int_custom_property(f"ingest_{category}", count)
+
+
+def open_report(examples_uri: str):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.io.gfile.GFile(os.path.join(examples_uri, ingest.REPORT_FILE))
+
+
+def output_config(splits=configs.SPLITS) -> example_gen_pb2.Output:
+  return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+      example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets) for name, buckets in splits]))
+
+
+def face_example_gen(dataset: str, data_root: str, wiki_mat: Optional[str] = None,
+                     wiki_min_face_score: float = configs.WIKI_MIN_FACE_SCORE):
+  """The ExampleGen for a dataset folder: UTKFace/WIKI through Executor, `fdp ingest` output through
+  ImportExampleGen (its split folders kept as they are)."""
+  if dataset == configs.TFRECORDS:
+    return tfx.components.ImportExampleGen(
+        input_base=data_root,
+        input_config=tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name=name, pattern=f"{ingest.split_dir(name)}/*") for name, _ in configs.SPLITS]))
+  options: Dict[str, Any] = {"dataset": dataset}
+  if dataset == configs.WIKI:
+    options["wiki_min_face_score"] = wiki_min_face_score
+    if wiki_mat:
+      options["wiki_mat"] = wiki_mat
+  packed = any_pb2.Any()
+  packed.Pack(json_format.ParseDict(options, struct_pb2.Struct()))
+  # The driver fingerprints the files matching the pattern, so changed data invalidates the cache.
+  pattern = "*" if dataset == configs.UTKFACE else "wiki.mat"
+  return FileBasedExampleGen(
+      input_base=data_root,
+      input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="all", pattern=pattern)]),
+      output_config=output_config(),
+      custom_config=example_gen_pb2.CustomConfig(custom_config=packed),
+      custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
+  )

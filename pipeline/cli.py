@@ -1,0 +1,107 @@
+"""`fdp`: the project's one command. Subcommands import TensorFlow/TFX only when they run, so
+`fdp --help` answers at once."""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+from pipeline import configs
+
+SMOKE_IMAGES = 240
+
+
+def _detect_dataset(data_root: str) -> str:
+  if os.path.exists(os.path.join(data_root, "ingest_report.json")):
+    return configs.TFRECORDS
+  if os.path.exists(os.path.join(data_root, "wiki.mat")):
+    return configs.WIKI
+  return configs.UTKFACE
+
+
+def _training_config(args, base: configs.TrainingConfig) -> configs.TrainingConfig:
+  overrides = {field: getattr(args, field) for field in ("epochs", "image_size", "batch_size", "learning_rate")
+               if getattr(args, field) is not None}
+  return dataclasses.replace(base, **overrides)
+
+
+def cmd_run_local(args) -> int:
+  from pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  home = os.path.abspath(args.home)
+  if args.data is None:
+    from components import synthetic_faces  # pylint: disable=g-import-not-at-top
+    data_root = os.path.join(home, "smoke_data")
+    if not os.path.isdir(data_root):
+      synthetic_faces.write_dataset(data_root, count=SMOKE_IMAGES)
+    print(f"No --data given: smoke run on {SMOKE_IMAGES} synthetic drawings in {data_root}.\n"
+          "It proves the pipeline runs end to end; its models are not meant for real faces.\n"
+          "For real training: fdp run local --data /path/to/UTKFace")
+    dataset, training, thresholds = configs.UTKFACE, configs.SMOKE_TRAINING, configs.SMOKE_THRESHOLDS
+    pipeline_name = f"{configs.PIPELINE_NAME}-smoke"
+  else:
+    data_root = args.data
+    dataset = args.dataset or _detect_dataset(data_root)
+    training, thresholds, pipeline_name = configs.TrainingConfig(), configs.EvaluationThresholds(), None
+  summary = local_runner.run_local(
+      data_root=data_root, dataset=dataset, home=home, training=_training_config(args, training),
+      thresholds=thresholds, beam_workers=args.beam_workers, pipeline_name=pipeline_name,
+      wiki_mat=args.wiki_mat, enable_cache=not args.no_cache, verbose=args.verbose)
+  print()
+  print(summary["text"])
+  pushed = [m for m in summary["models"] if m["pushed_path"]]
+  print(f"\nServing root: {summary['serving_root']}")
+  for m in pushed:
+    print(f"  {m['model']}: {m['pushed_path']}")
+  return 0
+
+
+def cmd_ingest(args) -> int:
+  from components import ingest_job  # pylint: disable=g-import-not-at-top
+  from pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  report = ingest_job.run_ingest(args.dataset, args.dir, args.out, beam_args=local_runner.beam_args(args.beam_workers),
+                                 wiki_mat=args.wiki_mat, show_progress=not args.quiet)
+  print(json.dumps(report["counts"], indent=2))
+  print(f"TFRecords and ingest_report.json in {os.path.abspath(args.out)}; "
+        f"run the pipeline on them with: fdp run local --data {args.out}")
+  return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog="fdp", description="Facial demographics pipeline (TFX, TF Serving, Kubeflow).")
+  sub = parser.add_subparsers(dest="command", required=True)
+
+  run = sub.add_parser("run", help="run the TFX pipeline").add_subparsers(dest="runner", required=True)
+  local = run.add_parser("local", help="run locally with LocalDagRunner (SQLite ML Metadata, Beam DirectRunner)")
+  local.add_argument("--data", help="a UTKFace folder, a WIKI wiki_crop folder (with wiki.mat) or an "
+                     "`fdp ingest` output; default: a smoke run on generated drawings")
+  local.add_argument("--dataset", choices=configs.DATASETS, help="default: detected from the folder")
+  local.add_argument("--epochs", type=int)
+  local.add_argument("--image-size", type=int)
+  local.add_argument("--batch-size", type=int)
+  local.add_argument("--learning-rate", type=float)
+  local.add_argument("--home", default=configs.DEFAULT_HOME, help="outputs, ML Metadata and serving root "
+                     "(default: $FDP_HOME or ./fdp_home)")
+  local.add_argument("--beam-workers", type=int, default=1, help=">1: Beam DirectRunner in multi-processing mode")
+  local.add_argument("--wiki-mat", help="wiki.mat, if not inside the --data folder")
+  local.add_argument("--no-cache", action="store_true", help="re-run every component")
+  local.add_argument("--verbose", action="store_true", help="show TFX's own logs")
+  local.set_defaults(func=cmd_run_local)
+
+  ingest = sub.add_parser("ingest", help="write a dataset folder as TFRecords of tf.Examples + a report")
+  ingest.add_argument("dataset", choices=(configs.UTKFACE, configs.WIKI))
+  ingest.add_argument("dir", help="the UTKFace folder, or the WIKI wiki_crop folder")
+  ingest.add_argument("--out", required=True)
+  ingest.add_argument("--wiki-mat", help="wiki.mat, if not inside the WIKI folder")
+  ingest.add_argument("--beam-workers", type=int, default=1)
+  ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+  ingest.set_defaults(func=cmd_ingest)
+  return parser
+
+
+def main(argv=None) -> int:
+  args = build_parser().parse_args(argv)
+  return args.func(args)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

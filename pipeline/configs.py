@@ -1,0 +1,83 @@
+"""The one place for names, paths and defaults of the facial-demographics pipeline.
+
+Runners and the CLI read these; nothing below the pipeline hard-codes them.
+"""
+import dataclasses
+import os
+
+PIPELINE_NAME = "face-demographics"
+
+# Datasets the pipeline knows how to ingest.
+UTKFACE = "utkface"
+WIKI = "wiki"
+TFRECORDS = "tfrecords"  # a folder written by `fdp ingest` (read through ImportExampleGen)
+DATASETS = (UTKFACE, WIKI, TFRECORDS)
+
+# The two models trained from the same validated data.
+CLASSIFIER = "classifier"  # heads: age bucket (5 classes) + gender
+REGRESSOR = "regressor"  # head: age in years
+MODELS = (CLASSIFIER, REGRESSOR)
+
+# Feature names of the tf.Examples written by ingestion.
+IMAGE_KEY = "image"  # encoded JPEG bytes
+AGE_KEY = "age"
+GENDER_KEY = "gender"  # 0 = male, 1 = female (UTKFace convention)
+RACE_KEY = "race"  # 0..4 = white, black, asian, indian, others (UTKFace only)
+SOURCE_KEY = "source"
+SHA256_KEY = "sha256"  # content hash of the image bytes
+# Label derived in Transform.
+AGE_BUCKET_KEY = "age_bucket"
+
+AGE_BUCKET_WIDTH = 25
+AGE_BUCKETS = ("0-24", "25-49", "50-74", "75-99", "100-124")
+GENDERS = ("male", "female")
+RACES = ("white", "black", "asian", "indian", "others")
+MAX_AGE = 124
+
+# Deterministic split by content hash: name -> hash buckets (80/10/10).
+SPLITS = (("train", 8), ("eval", 1), ("test", 1))
+
+# WIKI metadata filters (the original project's filters).
+WIKI_MIN_FACE_SCORE = 1.75
+WIKI_MAX_AGE = 100
+WIKI_CROP_MARGIN = 0.4  # fraction of the face box added on each side
+
+# Where things live by default. FDP_HOME holds pipeline outputs, MLMD and the serving root.
+DEFAULT_HOME = os.environ.get("FDP_HOME", os.path.join(os.getcwd(), "fdp_home"))
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema")
+
+
+def schema_path(dataset: str) -> str:
+  """The curated, committed schema for a dataset's examples."""
+  return os.path.join(SCHEMA_DIR, f"{WIKI if dataset == WIKI else UTKFACE}.pbtxt")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+  """Hyper-parameters handed to the Trainer through custom_config."""
+  epochs: int = 8
+  image_size: int = 96
+  batch_size: int = 64
+  learning_rate: float = 2e-3
+  width: int = 32  # channels of the first backbone block; later blocks double it
+  dropout: float = 0.3
+  shuffle_buffer: int = 2048
+  augment: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationThresholds:
+  """Blessing rules for the Evaluator: an absolute floor plus no regression vs. the last blessed model.
+
+  The floors are sanity checks (better than chance); the change thresholds are what keep a worse
+  model out of serving. `max_regression` is how much worse than the baseline a model may be.
+  """
+  min_gender_accuracy: float = 0.55
+  min_age_bucket_accuracy: float = 0.25
+  max_age_mae: float = 25.0
+  max_regression: float = 0.0
+
+
+SMOKE_TRAINING = TrainingConfig(epochs=2, image_size=48, batch_size=32, width=8)
+SMOKE_THRESHOLDS = EvaluationThresholds(min_gender_accuracy=0.0, min_age_bucket_accuracy=0.0,
+                                         max_age_mae=1000.0)

@@ -1,0 +1,135 @@
+"""Runs create_pipeline() with LocalDagRunner: SQLite ML Metadata under the home folder, Beam's
+DirectRunner (multi-processing with several workers), a progress line per component and a
+summary read back from ML Metadata. Cached components are reused, so a run that was stopped
+midway completes when started again."""
+import dataclasses
+import json
+import logging
+import os
+import sys
+import time
+from typing import List, Optional
+
+from pipeline import configs
+from pipeline.configs import EvaluationThresholds, TrainingConfig
+
+PROGRESS_LOGGER = "fdp"
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalPaths:
+  """Where a local run keeps its outputs, under one home folder."""
+  home: str
+  pipeline_name: str
+
+  @property
+  def pipeline_root(self) -> str:
+    return os.path.join(self.home, "pipelines", self.pipeline_name)
+
+  @property
+  def metadata_path(self) -> str:
+    return os.path.join(self.home, "metadata", self.pipeline_name, "metadata.db")
+
+  @property
+  def serving_root(self) -> str:
+    return os.path.join(self.home, "serving_model")
+
+  @property
+  def runs_dir(self) -> str:
+    return os.path.join(self.home, "runs", self.pipeline_name)
+
+
+def beam_args(workers: int) -> List[str]:
+  if workers > 1:
+    return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+  return ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+
+
+class _ProgressHandler(logging.Handler):
+  """Turns the LocalDagRunner's per-component log records, and the project's own progress
+  records, into short lines on stdout."""
+
+  def __init__(self, stream):
+    super().__init__(logging.INFO)
+    self._stream = stream
+    self._started = {}
+
+  def emit(self, record):
+    now = time.time()
+    stamp = time.strftime("%H:%M:%S", time.localtime(now))
+    if record.msg == "Component %s is running.":
+      self._started[record.args[0]] = now
+      self._stream.write(f"[{stamp}] {record.args[0]}: running\n")
+    elif record.msg == "Component %s is finished.":
+      seconds = now - self._started.get(record.args[0], now)
+      self._stream.write(f"[{stamp}] {record.args[0]}: done in {seconds:.1f} s\n")
+    elif record.name == PROGRESS_LOGGER or record.name.startswith(PROGRESS_LOGGER + "."):
+      self._stream.write(f"[{stamp}]   {record.getMessage()}\n")
+    else:
+      return
+    self._stream.flush()
+
+
+def _install_progress(verbose: bool):
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  absl_logging.set_verbosity(absl_logging.INFO)
+  logging.getLogger("absl").setLevel(logging.INFO)
+  logging.getLogger(PROGRESS_LOGGER).setLevel(logging.INFO)
+  if not verbose:  # TFX, TF and Beam warn a lot about things a user cannot change
+    for handler in logging.root.handlers:
+      handler.setLevel(logging.ERROR)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+  handler = _ProgressHandler(sys.stdout)
+  logging.getLogger("absl").addHandler(handler)
+  logging.getLogger(PROGRESS_LOGGER).addHandler(handler)
+  return handler
+
+
+def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig = TrainingConfig(),
+              thresholds: EvaluationThresholds = EvaluationThresholds(), beam_workers: int = 1,
+              pipeline_name: Optional[str] = None, wiki_mat: Optional[str] = None,
+              enable_cache: bool = True, verbose: bool = False) -> dict:
+  """Runs the whole pipeline; returns the run summary (also written to <home>/runs/...)."""
+  # pylint: disable=g-import-not-at-top
+  from tfx import v1 as tfx
+  from pipeline import pipeline, run_summary
+
+  paths = LocalPaths(os.path.abspath(home), pipeline_name or f"{configs.PIPELINE_NAME}-{dataset}")
+  os.makedirs(os.path.dirname(paths.metadata_path), exist_ok=True)
+  connection_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata_path)
+  handler = _install_progress(verbose)
+  started = time.time()
+  try:
+    tfx.orchestration.LocalDagRunner().run(pipeline.create_pipeline(
+        pipeline_name=paths.pipeline_name,
+        pipeline_root=paths.pipeline_root,
+        data_root=os.path.abspath(data_root),
+        dataset=dataset,
+        serving_root=paths.serving_root,
+        training=training,
+        thresholds=thresholds,
+        beam_pipeline_args=beam_args(beam_workers),
+        metadata_connection_config=connection_config,
+        enable_cache=enable_cache,
+        wiki_mat=wiki_mat,
+    ))
+  finally:
+    logging.getLogger("absl").removeHandler(handler)
+    logging.getLogger(PROGRESS_LOGGER).removeHandler(handler)
+  store = run_summary.open_store(connection_config)
+  run_id = run_summary.latest_run_id(store, paths.pipeline_name)
+  runs = run_summary.component_runs(store, paths.pipeline_name, run_id)
+  models = run_summary.model_results(runs)
+  summary = {
+      "pipeline_name": paths.pipeline_name, "run_id": run_id, "dataset": dataset,
+      "data_root": os.path.abspath(data_root), "wall_seconds": time.time() - started,
+      "training": dataclasses.asdict(training), "metadata_path": paths.metadata_path,
+      "serving_root": paths.serving_root,
+      "components": [{"id": r.node_id, "state": r.state, "seconds": r.seconds} for r in runs],
+      "models": [dataclasses.asdict(m) for m in models],
+      "text": run_summary.format_summary(runs, models),
+  }
+  os.makedirs(paths.runs_dir, exist_ok=True)
+  with open(os.path.join(paths.runs_dir, f"{run_id.replace(':', '-')}.json"), "w") as f:
+    json.dump(summary, f, indent=2)
+  return summary

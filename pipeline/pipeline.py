@@ -1,0 +1,124 @@
+"""create_pipeline(): the facial-demographics TFX pipeline, shared by every runner.
+
+ExampleGen (UTKFace/WIKI folder, or `fdp ingest` TFRecords)
+  -> StatisticsGen -> ImportSchemaGen (curated, committed schema) -> ExampleValidator -> DataValidationGate
+  -> Transform (labels; JPEG bytes pass through)
+  -> Trainer[classifier], Trainer[regressor]
+  -> Evaluator (TFMA, vs. the latest blessed model of the same kind) -> Pusher (TF Serving layout)
+"""
+import dataclasses
+import hashlib
+import os
+from typing import List, Optional
+
+from tfx import v1 as tfx
+
+from components import example_gen, validation_gate
+from pipeline import configs, eval_configs
+from pipeline.configs import EvaluationThresholds, TrainingConfig
+
+# User code is referenced by dotted module path (no wheel upload; baked into the Kubeflow image).
+PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
+RUN_FN = "trainer.train.run_fn"
+_CODE_PACKAGES = ("components", "trainer")
+
+
+def code_fingerprint() -> str:
+  """Hash of the user-code packages. Dotted module paths are invisible to TFX's cache, so this goes
+  into the components' configs: changing the code re-runs them."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  digest = hashlib.sha256()
+  for package in _CODE_PACKAGES:
+    for name in sorted(os.listdir(os.path.join(root, package))):
+      if name.endswith(".py"):
+        with open(os.path.join(root, package, name), "rb") as f:
+          digest.update(name.encode() + f.read())
+  return digest.hexdigest()[:16]
+
+
+def trainer_id(model_name: str) -> str:
+  return f"{model_name}_trainer"
+
+
+def evaluator_id(model_name: str) -> str:
+  return f"{model_name}_evaluator"
+
+
+def pusher_id(model_name: str) -> str:
+  return f"{model_name}_pusher"
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: str,
+    dataset: str,
+    serving_root: str,
+    training: TrainingConfig = TrainingConfig(),
+    thresholds: EvaluationThresholds = EvaluationThresholds(),
+    beam_pipeline_args: Optional[List[str]] = None,
+    metadata_connection_config=None,
+    enable_cache: bool = True,
+    wiki_mat: Optional[str] = None,
+) -> tfx.dsl.Pipeline:
+  """The whole pipeline; nothing in it depends on the orchestrator."""
+  code_version = code_fingerprint()
+  examples_gen = example_gen.face_example_gen(dataset, data_root, wiki_mat=wiki_mat)
+  statistics_gen = tfx.components.StatisticsGen(examples=examples_gen.outputs["examples"])
+  schema_importer = tfx.components.ImportSchemaGen(schema_file=configs.schema_path(dataset))
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"])
+  data_gate = validation_gate.DataValidationGate(anomalies=example_validator.outputs["anomalies"])
+
+  transform = tfx.components.Transform(
+      examples=examples_gen.outputs["examples"],
+      schema=schema_importer.outputs["schema"],
+      preprocessing_fn=PREPROCESSING_FN,
+      splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval", "test"]),
+      custom_config={"code_version": code_version})
+  transform.add_upstream_node(data_gate)
+
+  components = [examples_gen, statistics_gen, schema_importer, example_validator, data_gate, transform]
+  for model_name in configs.MODELS:
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_importer.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config={"model": model_name, "training": dataclasses.asdict(training),
+                       "code_version": code_version},
+    ).with_id(trainer_id(model_name))
+    latest_blessed = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model,
+                              producer_component_id=trainer_id(model_name), output_key="model"),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
+                                       producer_component_id=evaluator_id(model_name),
+                                       output_key="blessing"),
+    ).with_id(f"latest_blessed_{model_name}_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=examples_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=latest_blessed.outputs["model"],
+        example_splits=["eval"],
+        eval_config=eval_configs.EVAL_CONFIGS[model_name](thresholds),
+    ).with_id(evaluator_id(model_name))
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=os.path.join(serving_root, model_name))),
+    ).with_id(pusher_id(model_name))
+    components += [trainer, latest_blessed, evaluator, pusher]
+
+  return tfx.dsl.Pipeline(
+      pipeline_name=pipeline_name,
+      pipeline_root=pipeline_root,
+      components=components,
+      enable_cache=enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=beam_pipeline_args or [],
+  )

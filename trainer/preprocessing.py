@@ -1,0 +1,27 @@
+"""The Transform preprocessing_fn: labels only. JPEG bytes pass through undecoded (decoding here
+would materialise float images for the whole dataset in RAM); trainer/images.py decodes them."""
+import tensorflow as tf
+
+from pipeline import configs
+
+
+def _dense(tensor: tf.Tensor) -> tf.Tensor:
+  """[N, 1] fixed-length feature -> [N]."""
+  return tf.reshape(tensor, [-1])
+
+
+def age_bucket(age: tf.Tensor) -> tf.Tensor:
+  """0-24 -> 0, 25-49 -> 1, 50-74 -> 2, 75-99 -> 3, 100+ -> 4."""
+  last = len(configs.AGE_BUCKETS) - 1
+  return tf.minimum(tf.math.floordiv(age, configs.AGE_BUCKET_WIDTH), last)
+
+
+def preprocessing_fn(inputs):
+  """Raw tf.Example features -> {image bytes, age, age_bucket, gender}."""
+  age = tf.cast(_dense(inputs[configs.AGE_KEY]), tf.int64)
+  return {
+      configs.IMAGE_KEY: _dense(inputs[configs.IMAGE_KEY]),
+      configs.AGE_KEY: tf.cast(age, tf.float32),
+      configs.AGE_BUCKET_KEY: age_bucket(age),
+      configs.GENDER_KEY: tf.cast(_dense(inputs[configs.GENDER_KEY]), tf.int64),
+  }
