@@ -1,0 +1,91 @@
+"""Shared fixtures. Real data is read where it lies: $FDP_DATASETS (default ../shared/datasets)."""
+import os
+import pathlib
+import shutil
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+DATASETS = pathlib.Path(os.environ.get("FDP_DATASETS", REPO.parent / "shared" / "datasets"))
+UTKFACE_DIR = DATASETS / "utkface" / "UTKFace"
+WIKI_MAT = DATASETS / "wiki" / "wiki.mat"
+ARTIFACTS = pathlib.Path(os.environ.get("FDP_TEST_ARTIFACTS", REPO / "test-artifacts"))
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _require(path: pathlib.Path) -> pathlib.Path:
+  if not path.exists():
+    raise FileNotFoundError(f"{path} is missing: set FDP_DATASETS to the folder holding utkface/ and wiki/")
+  return path
+
+
+@pytest.fixture(scope="session")
+def utkface_dir() -> pathlib.Path:
+  return _require(UTKFACE_DIR)
+
+
+@pytest.fixture(scope="session")
+def wiki_mat() -> pathlib.Path:
+  return _require(WIKI_MAT)
+
+
+def real_utkface_subset(count: int, dest: pathlib.Path) -> pathlib.Path:
+  """A folder of `count` real UTKFace files (symlinks; every k-th well-formed name, so all ages,
+  genders and races appear)."""
+  names = sorted(os.listdir(_require(UTKFACE_DIR)))
+  step = max(1, len(names) // count)
+  dest.mkdir(parents=True, exist_ok=True)
+  for name in names[::step][:count]:
+    os.symlink(UTKFACE_DIR / name, dest / name)
+  return dest
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> pathlib.Path:
+  ARTIFACTS.mkdir(parents=True, exist_ok=True)
+  return ARTIFACTS
+
+
+@pytest.fixture
+def synthetic_dir(tmp_path) -> pathlib.Path:
+  from components import synthetic_faces
+  folder = tmp_path / "synthetic"
+  synthetic_faces.write_dataset(str(folder), count=60, size=64, seed=1)
+  return folder
+
+
+def copy_file(src, dst):
+  shutil.copyfile(src, dst)
+  return dst
+
+
+E2E_TRAINING = dict(epochs=1, image_size=48, batch_size=32)
+
+
+@pytest.fixture(scope="session")
+def e2e_pipeline(tmp_path_factory):
+  """The whole pipeline on ~1,000 real UTKFace images, one short epoch per model.
+
+  First a run is killed as soon as the classifier Trainer starts; then the pipeline is started
+  again and must complete, reusing what had finished. Returns (home, summary of that run)."""
+  import subprocess
+  import sys
+  import time
+  from pipeline import configs, local_runner
+  root = tmp_path_factory.mktemp("e2e")
+  data = real_utkface_subset(1000, root / "utkface")
+  home = root / "home"
+  cmd = [sys.executable, "-m", "pipeline.cli", "run", "local", "--data", str(data), "--home", str(home),
+         "--epochs", "1", "--image-size", "48", "--batch-size", "32"]
+  killed = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+  deadline = time.time() + 600
+  for line in killed.stdout:
+    if "classifier_trainer: running" in line or time.time() > deadline:
+      break
+  killed.kill()
+  killed.wait()
+  summary = local_runner.run_local(
+      data_root=str(data), dataset="utkface", home=str(home),
+      training=configs.TrainingConfig(**E2E_TRAINING), thresholds=configs.SMOKE_THRESHOLDS)
+  return home, summary

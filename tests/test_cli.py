@@ -1,0 +1,30 @@
+"""The `fdp` command: help without heavy imports, dataset detection, flags into the config."""
+import subprocess
+import sys
+
+from pipeline import cli, configs
+
+
+def test_help_does_not_import_tensorflow_or_tfx():
+  code = ("import sys, contextlib, io\n"
+          "from pipeline import cli\n"
+          "with contextlib.redirect_stdout(io.StringIO()):\n"
+          "  try: cli.main(['--help'])\n"
+          "  except SystemExit: pass\n"
+          "heavy = [m for m in ('tensorflow', 'tfx', 'apache_beam') if m in sys.modules]\n"
+          "assert not heavy, heavy\n")
+  subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_dataset_is_detected_from_the_folder(tmp_path):
+  assert cli._detect_dataset(str(tmp_path)) == configs.UTKFACE
+  (tmp_path / "wiki.mat").write_bytes(b"")
+  assert cli._detect_dataset(str(tmp_path)) == configs.WIKI
+  (tmp_path / "ingest_report.json").write_text("{}")
+  assert cli._detect_dataset(str(tmp_path)) == configs.TFRECORDS
+
+
+def test_flags_override_the_training_config():
+  args = cli.build_parser().parse_args(["run", "local", "--epochs", "3", "--image-size", "64"])
+  cfg = cli._training_config(args, configs.TrainingConfig())
+  assert (cfg.epochs, cfg.image_size, cfg.batch_size) == (3, 64, configs.TrainingConfig().batch_size)

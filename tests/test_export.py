@@ -1,0 +1,56 @@
+"""The pushed SavedModels: serving_default on a real JPEG's bytes agrees with the tf.Example signature."""
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from pipeline import configs
+from tests.conftest import E2E_TRAINING, UTKFACE_DIR
+
+JPEG = UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg"  # a 26-year-old woman
+
+
+def _example(jpeg: bytes) -> bytes:
+  return tf.train.Example(features=tf.train.Features(feature={
+      "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg]))})).SerializeToString()
+
+
+def test_signatures_agree_on_a_real_jpeg(e2e_pipeline):
+  _, summary = e2e_pipeline
+  jpeg = JPEG.read_bytes()
+  for model in summary["models"]:
+    loaded = tf.saved_model.load(model["pushed_path"])
+    assert {"serving_default", "serving_examples", "transform_features"} <= set(loaded.signatures)
+    by_images = loaded.signatures["serving_default"](images=tf.constant([jpeg, jpeg]))
+    by_examples = loaded.signatures["serving_examples"](examples=tf.constant([_example(jpeg)] * 2))
+    assert set(by_images) == set(by_examples)
+    for name in by_images:
+      np.testing.assert_allclose(by_images[name].numpy(), by_examples[name].numpy(), rtol=1e-5, atol=1e-5)
+    if model["model"] == configs.CLASSIFIER:
+      assert by_images["age_bucket"].shape == (2, 5) and by_images["gender"].shape == (2, 1)
+      assert np.allclose(by_images["age_bucket"].numpy().sum(axis=1), 1, atol=1e-4)
+    else:
+      assert by_images["age"].shape == (2, 1)
+
+
+def test_transform_features_gives_the_labels(e2e_pipeline):
+  _, summary = e2e_pipeline
+  loaded = tf.saved_model.load(summary["models"][0]["pushed_path"])
+  example = tf.train.Example(features=tf.train.Features(feature={
+      "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[JPEG.read_bytes()])),
+      "age": tf.train.Feature(int64_list=tf.train.Int64List(value=[26])),
+      "gender": tf.train.Feature(int64_list=tf.train.Int64List(value=[1])),
+      "race": tf.train.Feature(int64_list=tf.train.Int64List(value=[3])),
+      "source": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"utkface"])),
+      "sha256": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"x"])),
+  })).SerializeToString()
+  out = loaded.signatures["transform_features"](examples=tf.constant([example]))
+  assert int(out["age_bucket"][0]) == 1 and int(out["gender"][0]) == 1 and float(out["age"][0]) == 26.0
+  assert "image" not in out
+
+
+def test_model_trained_with_the_configured_image_size(e2e_pipeline):
+  _, summary = e2e_pipeline
+  assert summary["training"]["image_size"] == E2E_TRAINING["image_size"]
+  for model in summary["models"]:
+    assert os.path.getsize(os.path.join(model["pushed_path"], "saved_model.pb")) < 5 * 1024 * 1024

@@ -1,0 +1,93 @@
+"""End to end: LocalDagRunner on ~1,000 real UTKFace images (see the e2e_pipeline fixture)."""
+import os
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata as tfx_metadata
+
+from pipeline import configs, local_runner
+from tests.conftest import E2E_TRAINING
+
+EXPECTED = {
+    "FileBasedExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "DataValidationGate",
+    "Transform", "classifier_trainer", "regressor_trainer", "latest_blessed_classifier_resolver",
+    "latest_blessed_regressor_resolver", "classifier_evaluator", "regressor_evaluator",
+    "classifier_pusher", "regressor_pusher",
+}
+
+
+def test_every_component_ran_and_a_killed_run_resumed_from_cache(e2e_pipeline):
+  _, summary = e2e_pipeline
+  states = {c["id"]: c["state"] for c in summary["components"]}
+  assert set(states) == EXPECTED
+  # The killed run had finished everything before the classifier Trainer: reused, not redone.
+  for node in ("FileBasedExampleGen", "StatisticsGen", "ExampleValidator", "Transform"):
+    assert states[node] == "CACHED", states
+  for node in ("classifier_trainer", "regressor_trainer", "classifier_evaluator", "classifier_pusher"):
+    assert states[node] == "COMPLETE", states
+
+
+def test_both_models_blessed_and_pushed_in_tf_serving_layout(e2e_pipeline):
+  home, summary = e2e_pipeline
+  for model in summary["models"]:
+    assert model["blessed"] is True
+    path = model["pushed_path"]
+    assert path and os.path.dirname(path) == os.path.join(str(home), "serving_model", model["model"])
+    assert os.path.basename(path).isdigit()
+    assert os.path.exists(os.path.join(path, "saved_model.pb"))
+  metrics = {m["model"]: m["metrics"] for m in summary["models"]}
+  assert 0 <= metrics["classifier"]["age_bucket/sparse_categorical_accuracy"] <= 1
+  assert 0 <= metrics["classifier"]["gender/auc"] <= 1
+  assert metrics["regressor"]["mean_absolute_error"] > 0
+
+
+def _producer(store, artifact_id):
+  events = [e for e in store.get_events_by_artifact_ids([artifact_id]) if e.type == metadata_store_pb2.Event.OUTPUT]
+  assert events, f"artifact {artifact_id} has no producer"
+  return events[0].execution_id
+
+
+def _inputs(store, execution_id):
+  events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type == metadata_store_pb2.Event.INPUT]
+  return {e.path.steps[0].key: e.artifact_id for e in events}
+
+
+def _node(store, execution_id):
+  contexts = store.get_contexts_by_execution(execution_id)
+  return next(c.name.split(".", 1)[1] for c in contexts if c.type == "node")
+
+
+def test_mlmd_holds_the_lineage_from_pushed_model_to_examples(e2e_pipeline):
+  home, summary = e2e_pipeline
+  store = metadata_store.MetadataStore(tfx_metadata.sqlite_metadata_connection_config(summary["metadata_path"]))
+  for model in configs.MODELS:
+    pushed = [a for a in store.get_artifacts_by_type("PushedModel")
+              if a.custom_properties["pushed_destination"].string_value == next(
+                  m["pushed_path"] for m in summary["models"] if m["model"] == model)]
+    assert len(pushed) == 1
+    pusher = _producer(store, pushed[0].id)
+    assert _node(store, pusher) == f"{model}_pusher"
+    pusher_inputs = _inputs(store, pusher)
+    assert {"model", "model_blessing"} <= set(pusher_inputs)
+    trainer = _producer(store, pusher_inputs["model"])
+    assert _node(store, trainer) == f"{model}_trainer"
+    evaluator = _producer(store, pusher_inputs["model_blessing"])
+    assert _node(store, evaluator) == f"{model}_evaluator"
+    transform = _producer(store, _inputs(store, trainer)["examples"])
+    assert _node(store, transform) == "Transform"
+    examples_id = _inputs(store, transform)["examples"]
+    assert _node(store, _producer(store, examples_id)) == "FileBasedExampleGen"
+    examples = store.get_artifacts_by_id([examples_id])[0]
+    assert examples.custom_properties["ingest_read"].int_value == 1000
+    assert examples.custom_properties["ingest_examples"].int_value > 900
+
+
+def test_a_second_run_with_nothing_changed_reuses_the_cache(e2e_pipeline):
+  home, first = e2e_pipeline
+  second = local_runner.run_local(
+      data_root=first["data_root"], dataset="utkface", home=str(home),
+      training=configs.TrainingConfig(**E2E_TRAINING), thresholds=configs.SMOKE_THRESHOLDS)
+  states = {c["id"]: c["state"] for c in second["components"]}
+  for node in ("FileBasedExampleGen", "StatisticsGen", "ExampleValidator", "DataValidationGate", "Transform",
+               "classifier_trainer", "regressor_trainer"):
+    assert states[node] == "CACHED", states
