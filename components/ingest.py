@@ -234,6 +234,10 @@ class ReadLabels(beam.PTransform):
       category = lambda e: e.category  # pylint: disable=unnecessary-lambda-assignment
     else:
       raise ValueError(f"unknown dataset {self._dataset!r}; expected {configs.UTKFACE} or {configs.WIKI}")
+    # Many runners keep the input order, and a sorted folder is sorted by label (UTKFace names start
+    # with the age): list the records in a fixed pseudo-random order so that the written examples
+    # are mixed, as a trainer's bounded shuffle buffer expects.
+    records = sorted(records, key=lambda r: face_records.content_hash(str(getattr(r, "path", r)).encode()))
     parsed = (pipeline
               | "ListRecords" >> beam.Create(records, reshuffle=True)
               | "ParseLabels" >> beam.ParDo(ParseLabels(parse, category)).with_outputs(

@@ -10,16 +10,19 @@ from pipeline.configs import TrainingConfig
 
 
 def backbone(images, cfg: TrainingConfig):
-  """A small separable-conv network: stem, three down-sampling stages, global pooling."""
+  """A small separable-conv network: stem, three down-sampling stages, global pooling.
+
+  BatchNormalization uses momentum 0.9 (Keras' default 0.99 leaves the moving statistics far from
+  the batch statistics after a few hundred steps, and the model then predicts one class at eval)."""
   x = keras.layers.Conv2D(cfg.width, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(images)
-  x = keras.layers.BatchNormalization(name="stem_bn")(x)
+  x = keras.layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
   x = keras.layers.Activation("relu", name="stem_relu")(x)
   for stage, multiplier in enumerate((2, 4, 8)):
     for block in range(2):
       name = f"stage{stage}_block{block}"
       x = keras.layers.SeparableConv2D(cfg.width * multiplier, 3, padding="same", use_bias=False,
                                        name=f"{name}_sepconv")(x)
-      x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+      x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
       x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
     x = keras.layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
   x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
