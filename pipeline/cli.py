@@ -5,7 +5,9 @@ import dataclasses
 import json
 import os
 import sys
+import time
 
+from kubeflow import cli as kubeflow_cli
 from pipeline import configs
 
 SMOKE_IMAGES = 240
@@ -66,11 +68,28 @@ def cmd_ingest(args) -> int:
   return 0
 
 
+def cmd_schedule(args) -> int:
+  from pipeline import schedule  # pylint: disable=g-import-not-at-top
+  home = os.path.abspath(args.home)
+  run_args = [a for a in args.run_args if a != "--"] + ["--home", home]
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  lock_path = os.path.join(home, "schedule.lock")
+  if args.print == "crontab":
+    print(schedule.crontab_line(args.cron, run_args, repo, lock_path, os.path.join(home, "schedule.log")))
+  elif args.print == "systemd":
+    print(schedule.systemd_units(args.cron, run_args, repo))
+  else:
+    log = lambda msg: print(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] schedule: {msg}", flush=True)  # noqa: E731
+    schedule.run_forever(args.cron, run_args, lock_path, log)
+  return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog="fdp", description="Facial demographics pipeline (TFX, TF Serving, Kubeflow).")
   sub = parser.add_subparsers(dest="command", required=True)
 
   run = sub.add_parser("run", help="run the TFX pipeline").add_subparsers(dest="runner", required=True)
+  kubeflow_cli.register(sub, run)
   local = run.add_parser("local", help="run locally with LocalDagRunner (SQLite ML Metadata, Beam DirectRunner)")
   local.add_argument("--data", help="a UTKFace folder, a WIKI wiki_crop folder (with wiki.mat) or an "
                      "`fdp ingest` output; default: a smoke run on generated drawings")
@@ -86,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
   local.add_argument("--no-cache", action="store_true", help="re-run every component")
   local.add_argument("--verbose", action="store_true", help="show TFX's own logs")
   local.set_defaults(func=cmd_run_local)
+
+  scheduled = sub.add_parser("schedule", help="re-run the local pipeline on a cron schedule (foreground, "
+                             "never overlapping), or print a crontab line / systemd units")
+  scheduled.add_argument("--cron", required=True, help='e.g. "0 3 * * 0" (Sundays at 03:00)')
+  scheduled.add_argument("--print", choices=("crontab", "systemd"), help="print instead of running")
+  scheduled.add_argument("--home", default=configs.DEFAULT_HOME)
+  scheduled.add_argument("run_args", nargs=argparse.REMAINDER, help="-- then `fdp run local` options")
+  scheduled.set_defaults(func=cmd_schedule)
 
   ingest = sub.add_parser("ingest", help="write a dataset folder as TFRecords of tf.Examples + a report")
   ingest.add_argument("dataset", choices=(configs.UTKFACE, configs.WIKI))

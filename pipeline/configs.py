@@ -42,6 +42,9 @@ WIKI_MIN_FACE_SCORE = 1.75
 WIKI_MAX_AGE = 100
 WIKI_CROP_MARGIN = 0.4  # fraction of the face box added on each side
 
+# The Kubeflow pipeline image (built from kubeflow/Dockerfile); `fdp run kubeflow --image` overrides.
+KUBEFLOW_IMAGE = "ghcr.io/face-demographics/pipeline:0.1.0"
+
 # Where things live by default. FDP_HOME holds pipeline outputs, MLMD and the serving root.
 DEFAULT_HOME = os.environ.get("FDP_HOME", os.path.join(os.getcwd(), "fdp_home"))
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema")
