@@ -38,6 +38,14 @@ def _output_splits(exec_properties: Dict[str, Any]):
   return [(s.name, s.hash_buckets) for s in output_config.split_config.splits]
 
 
+def _data_folder(exec_properties: Dict[str, Any]) -> str:
+  """The input base, or the span folder the driver resolved (`span-{SPAN}/*` -> `span-3/*`)."""
+  input_config = example_gen_pb2.Input()
+  proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+  folder = os.path.dirname(input_config.splits[0].pattern)
+  return os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], folder)
+
+
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   """Reads a UTKFace or WIKI folder into deduplicated tf.Examples split by content hash."""
 
@@ -51,7 +59,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     ingested = (
         pipeline
         | "ReadLabels" >> ingest.ReadLabels(
-            dataset, exec_properties[standard_component_specs.INPUT_BASE_KEY],
+            dataset, _data_folder(exec_properties),
             wiki_mat=options.get("wiki_mat"),
             wiki_min_face_score=options.get("wiki_min_face_score", configs.WIKI_MIN_FACE_SCORE))
         | "IngestFaces" >> ingest.IngestFaces(dataset, _output_splits(exec_properties)))
@@ -73,21 +81,33 @@ def open_report(examples_uri: str):
   return tf.io.gfile.GFile(os.path.join(examples_uri, ingest.REPORT_FILE))
 
 
+def has_spans(data_root: str) -> bool:
+  """Whether a folder holds span sub-folders (span-1/, span-2/, ...)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return bool(tf.io.gfile.glob(os.path.join(data_root, configs.SPAN_FOLDER.replace("{SPAN}", "*"))))
+
+
 def output_config(splits=configs.SPLITS) -> example_gen_pb2.Output:
   return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
       example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets) for name, buckets in splits]))
 
 
 def face_example_gen(dataset: str, data_root: str, wiki_mat: Optional[str] = None,
-                     wiki_min_face_score: float = configs.WIKI_MIN_FACE_SCORE):
+                     wiki_min_face_score: float = configs.WIKI_MIN_FACE_SCORE, code_version: str = "",
+                     spans: bool = False):
   """The ExampleGen for a dataset folder: UTKFace/WIKI through Executor, `fdp ingest` output through
-  ImportExampleGen (its split folders kept as they are)."""
+  ImportExampleGen (its split folders kept as they are).
+
+  With `spans`, new data arrives as span folders (`<data_root>/span-1/`, `span-2/`, ...): the driver
+  resolves the latest span, and the run reads that folder only."""
+  span_folder = configs.SPAN_FOLDER if spans else ""
   if dataset == configs.TFRECORDS:
     return tfx.components.ImportExampleGen(
         input_base=data_root,
         input_config=tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name=name, pattern=f"{ingest.split_dir(name)}/*") for name, _ in configs.SPLITS]))
-  options: Dict[str, Any] = {"dataset": dataset}
+            tfx.proto.Input.Split(name=name, pattern=os.path.join(span_folder, f"{ingest.split_dir(name)}/*"))
+            for name, _ in configs.SPLITS]))
+  options: Dict[str, Any] = {"dataset": dataset, "code_version": code_version}
   if dataset == configs.WIKI:
     options["wiki_min_face_score"] = wiki_min_face_score
     if wiki_mat:
@@ -95,7 +115,7 @@ def face_example_gen(dataset: str, data_root: str, wiki_mat: Optional[str] = Non
   packed = any_pb2.Any()
   packed.Pack(json_format.ParseDict(options, struct_pb2.Struct()))
   # The driver fingerprints the files matching the pattern, so changed data invalidates the cache.
-  pattern = "*" if dataset == configs.UTKFACE else "wiki.mat"
+  pattern = os.path.join(span_folder, "*" if dataset == configs.UTKFACE else "wiki.mat")
   return FileBasedExampleGen(
       input_base=data_root,
       input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="all", pattern=pattern)]),

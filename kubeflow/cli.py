@@ -9,7 +9,7 @@ def cmd_compile(args) -> int:
   beam_args = [a for arg in args.beam_args for a in arg.split()] if args.beam_args else None
   runner.compile_pipeline(
       args.output, image=args.image, data_root=args.data_root, pipeline_root=args.pipeline_root,
-      serving_root=args.serving_root, dataset=args.dataset, beam_pipeline_args=beam_args,
+      serving_root=args.serving_root, dataset=args.dataset, beam_pipeline_args=beam_args, spans=args.spans,
       resources=runner.TrainerResources(gpus=args.gpus, cpu=args.trainer_cpu, memory_gb=args.trainer_memory_gb))
   print(f"Wrote the KFP v2 PipelineJob to {os.path.abspath(args.output)} (image {args.image})")
   return 0
@@ -41,6 +41,8 @@ def register(sub, run_sub) -> None:
   compile_parser.add_argument("--data-root", required=True, help="the dataset folder as the pods see it")
   compile_parser.add_argument("--serving-root", help="where Pushers write (default: <pipeline-root>/serving_model)")
   compile_parser.add_argument("--dataset", choices=configs.DATASETS, default=configs.UTKFACE)
+  compile_parser.add_argument("--spans", action="store_true",
+                              help="new data arrives as <data-root>/span-N/ folders: each run reads the latest")
   compile_parser.add_argument("--gpus", type=int, default=1, help="nvidia.com/gpu per Trainer (0: CPU only)")
   compile_parser.add_argument("--trainer-cpu", type=float, default=4.0)
   compile_parser.add_argument("--trainer-memory-gb", type=float, default=16.0)

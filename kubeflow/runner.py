@@ -37,13 +37,14 @@ def build_pipeline(data_root: str, pipeline_root: str, serving_root: Optional[st
                    dataset: str = configs.UTKFACE, beam_pipeline_args: Optional[List[str]] = None,
                    training: TrainingConfig = TrainingConfig(),
                    thresholds: EvaluationThresholds = EvaluationThresholds(),
-                   resources: TrainerResources = TrainerResources(), pipeline_name: str = configs.PIPELINE_NAME):
+                   resources: TrainerResources = TrainerResources(), pipeline_name: str = configs.PIPELINE_NAME,
+                   spans: bool = False):
   """create_pipeline() with the Kubeflow config; the Trainers get the resource request."""
   from pipeline import pipeline  # pylint: disable=g-import-not-at-top
   tfx_pipeline = pipeline.create_pipeline(
       pipeline_name=pipeline_name, pipeline_root=pipeline_root, data_root=data_root, dataset=dataset,
       serving_root=serving_root or os.path.join(pipeline_root, "serving_model"), training=training,
-      thresholds=thresholds, beam_pipeline_args=beam_pipeline_args)
+      thresholds=thresholds, beam_pipeline_args=beam_pipeline_args, spans=spans)
   trainer_ids = {pipeline.trainer_id(m) for m in configs.MODELS}
   for component in tfx_pipeline.components:
     if component.id in trainer_ids:

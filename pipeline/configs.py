@@ -34,6 +34,9 @@ GENDERS = ("male", "female")
 RACES = ("white", "black", "asian", "indian", "others")
 MAX_AGE = 124
 
+# New data arriving over time: one folder per span under the data root (the latest span is read).
+SPAN_FOLDER = "span-{SPAN}"
+
 # Deterministic split by content hash: name -> hash buckets (80/10/10).
 SPLITS = (("train", 8), ("eval", 1), ("test", 1))
 
@@ -66,6 +69,7 @@ class TrainingConfig:
   dropout: float = 0.3
   shuffle_buffer: int = 10000
   augment: bool = True
+  seed: int = 42
 
 
 @dataclasses.dataclass(frozen=True)

@@ -92,6 +92,7 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
   """Runs the whole pipeline; returns the run summary (also written to <home>/runs/...)."""
   # pylint: disable=g-import-not-at-top
   from tfx import v1 as tfx
+  from components import example_gen
   from pipeline import pipeline, run_summary
 
   paths = LocalPaths(os.path.abspath(home), pipeline_name or f"{configs.PIPELINE_NAME}-{dataset}")
@@ -112,6 +113,7 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
         metadata_connection_config=connection_config,
         enable_cache=enable_cache,
         wiki_mat=wiki_mat,
+        spans=example_gen.has_spans(data_root),
     ))
   finally:
     logging.getLogger("absl").removeHandler(handler)

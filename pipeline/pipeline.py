@@ -60,10 +60,12 @@ def create_pipeline(
     metadata_connection_config=None,
     enable_cache: bool = True,
     wiki_mat: Optional[str] = None,
+    spans: bool = False,
 ) -> tfx.dsl.Pipeline:
   """The whole pipeline; nothing in it depends on the orchestrator."""
   code_version = code_fingerprint()
-  examples_gen = example_gen.face_example_gen(dataset, data_root, wiki_mat=wiki_mat)
+  examples_gen = example_gen.face_example_gen(dataset, data_root, wiki_mat=wiki_mat,
+                                                code_version=code_version, spans=spans)
   statistics_gen = tfx.components.StatisticsGen(examples=examples_gen.outputs["examples"])
   schema_importer = tfx.components.ImportSchemaGen(schema_file=configs.schema_path(dataset))
   example_validator = tfx.components.ExampleValidator(

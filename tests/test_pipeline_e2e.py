@@ -91,3 +91,19 @@ def test_a_second_run_with_nothing_changed_reuses_the_cache(e2e_pipeline):
   for node in ("FileBasedExampleGen", "StatisticsGen", "ExampleValidator", "DataValidationGate", "Transform",
                "classifier_trainer", "regressor_trainer"):
     assert states[node] == "CACHED", states
+
+
+def test_a_worse_model_is_not_blessed_and_serving_keeps_the_previous_version(e2e_pipeline):
+  """An untrained model (0 epochs) against the blessed 1-epoch models: the change thresholds
+  refuse it, and the Pushers leave the serving folders as they were."""
+  home, first = e2e_pipeline
+  serving = {m: sorted(os.listdir(os.path.join(first["serving_root"], m))) for m in configs.MODELS}
+  worse = local_runner.run_local(
+      data_root=first["data_root"], dataset="utkface", home=str(home),
+      training=configs.TrainingConfig(**dict(E2E_TRAINING, epochs=0)), thresholds=configs.SMOKE_THRESHOLDS)
+  states = {c["id"]: c["state"] for c in worse["components"]}
+  assert states["classifier_trainer"] == "COMPLETE" and states["Transform"] == "CACHED"
+  for model in worse["models"]:
+    assert model["blessed"] is False, model
+    assert model["pushed_path"] is None
+  assert {m: sorted(os.listdir(os.path.join(first["serving_root"], m))) for m in configs.MODELS} == serving

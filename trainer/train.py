@@ -94,6 +94,7 @@ class ThroughputLogger(keras.callbacks.Callback):
 def train_and_export(model_name: str, cfg: TrainingConfig, train_files, eval_files,
                      transform_output_dir: str, serving_model_dir: str, model_run_dir: str) -> dict:
   """Trains one model and exports its SavedModel; returns the training history."""
+  keras.utils.set_random_seed(cfg.seed)
   tf_transform_output = tft.TFTransformOutput(transform_output_dir)
   num_train = count_records(train_files)
   steps_per_epoch = max(1, -(-num_train // cfg.batch_size))

@@ -1,0 +1,25 @@
+"""New data arriving as span folders: each run of the ExampleGen reads the latest span."""
+from ml_metadata import metadata_store
+from tfx import v1 as tfx
+
+from components import example_gen, synthetic_faces
+
+
+def _run_example_gen(data_root, home):
+  gen = example_gen.face_example_gen("utkface", str(data_root), spans=example_gen.has_spans(str(data_root)))
+  config = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(home / "mlmd.db"))
+  tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
+      pipeline_name="spans", pipeline_root=str(home / "root"), components=[gen], enable_cache=True,
+      metadata_connection_config=config, beam_pipeline_args=["--direct_running_mode=in_memory"]))
+  store = metadata_store.MetadataStore(config)
+  latest = max(store.get_artifacts_by_type("Examples"), key=lambda a: a.id)
+  return latest.custom_properties["span"].int_value, latest.custom_properties["ingest_read"].int_value
+
+
+def test_the_next_run_picks_up_a_new_span(tmp_path):
+  data = tmp_path / "data"
+  synthetic_faces.write_dataset(str(data / "span-1"), count=20, size=48, seed=1)
+  assert example_gen.has_spans(str(data)) and not example_gen.has_spans(str(data / "span-1"))
+  assert _run_example_gen(data, tmp_path) == (1, 20)
+  synthetic_faces.write_dataset(str(data / "span-2"), count=30, size=48, seed=2)
+  assert _run_example_gen(data, tmp_path) == (2, 30)
