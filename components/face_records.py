@@ -28,6 +28,7 @@ class Face:
   labels: FaceLabels
   image: bytes
   sha256: str
+  size: Tuple[int, int]  # width, height in pixels
 
 
 def content_hash(data: bytes) -> str:
@@ -61,6 +62,8 @@ def to_example(face: Face):
       configs.GENDER_KEY: _int(face.labels.gender),
       configs.SOURCE_KEY: _bytes(face.labels.source.encode()),
       configs.SHA256_KEY: _bytes(face.sha256.encode()),
+      configs.IMAGE_WIDTH_KEY: _int(face.size[0]),
+      configs.IMAGE_HEIGHT_KEY: _int(face.size[1]),
   }
   if face.labels.race is not None:
     features[configs.RACE_KEY] = _int(face.labels.race)

@@ -61,9 +61,9 @@ def face_crop_box(face_box, margin: float, width: int, height: int):
   return (int(max(0, x1 - dx)), int(max(0, y1 - dy)), int(min(width, x2 + dx)), int(min(height, y2 + dy)))
 
 
-def check_image(data: bytes, face_box=None, margin: float = 0.0) -> bytes:
+def check_image(data: bytes, face_box=None, margin: float = 0.0) -> Tuple[bytes, Tuple[int, int]]:
   """Decodes the image fully (raising ValueError if corrupt); returns JPEG bytes, the face cropped
-  with its margin when a face box is given."""
+  with its margin when a face box is given, and their (width, height)."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
   try:
     image = Image.open(io.BytesIO(data))
@@ -72,13 +72,13 @@ def check_image(data: bytes, face_box=None, margin: float = 0.0) -> bytes:
     raise ValueError(f"cannot decode image: {e}") from e
   crop = face_box and face_crop_box(face_box, margin, *image.size)
   if crop is None and image.format == "JPEG":
-    return data  # keep the original bytes: no re-encoding loss, and the hash names the file
+    return data, image.size  # the original bytes: no re-encoding loss, and the hash names the file
   image = image.convert("RGB")
   if crop is not None:
     image = image.crop(crop)
   out = io.BytesIO()
   image.save(out, format="JPEG", quality=95)
-  return out.getvalue()
+  return out.getvalue(), image.size
 
 
 class ReadFaces(beam.DoFn):
@@ -95,11 +95,11 @@ class ReadFaces(beam.DoFn):
       yield _reject(labels.path, "unreadable", str(e).splitlines()[0])
       return
     try:
-      image = check_image(data, labels.face_box, labels.crop_margin)
+      image, size = check_image(data, labels.face_box, labels.crop_margin)
     except ValueError as e:
       yield _reject(labels.path, "corrupt", str(e))
       return
-    yield Face(labels=labels, image=image, sha256=face_records.content_hash(image))
+    yield Face(labels=labels, image=image, sha256=face_records.content_hash(image), size=size)
 
 
 class ResolveDuplicates(beam.DoFn):

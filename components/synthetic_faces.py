@@ -6,7 +6,7 @@ seconds. They prove the pipeline runs; they say nothing about real-world accurac
 """
 import os
 import random
-from typing import List
+from typing import List, Tuple
 
 from components import utkface
 
@@ -34,13 +34,14 @@ def draw_face(age: int, gender: int, race: int, size: int, rng: random.Random):
   return image
 
 
-def write_dataset(folder: str, count: int = 200, size: int = 96, seed: int = 0) -> List[str]:
-  """Writes `count` labelled JPEGs named like UTKFace files; returns their paths."""
+def write_dataset(folder: str, count: int = 200, size: int = 96, seed: int = 0,
+                  ages: Tuple[int, int] = (1, 110)) -> List[str]:
+  """Writes `count` labelled JPEGs named like UTKFace files (ages drawn from `ages`); returns their paths."""
   rng = random.Random(seed)
   os.makedirs(folder, exist_ok=True)
   paths = []
   for i in range(count):
-    age, gender, race = rng.randint(1, 110), rng.randint(0, 1), rng.randint(0, 4)
+    age, gender, race = rng.randint(*ages), rng.randint(0, 1), rng.randint(0, 4)
     path = os.path.join(folder, utkface.format_file_name(age, gender, race, 20170101000000000 + i))
     draw_face(age, gender, race, size, rng).save(path, format="JPEG", quality=90)
     paths.append(path)

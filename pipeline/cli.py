@@ -9,6 +9,8 @@ import time
 
 from kubeflow import cli as kubeflow_cli
 from pipeline import configs
+from serving import cli as serving_cli
+from serving import web_cli
 
 SMOKE_IMAGES = 240
 
@@ -22,8 +24,9 @@ def _detect_dataset(data_root: str) -> str:
 
 
 def _training_config(args, base: configs.TrainingConfig) -> configs.TrainingConfig:
-  overrides = {field: getattr(args, field) for field in ("epochs", "image_size", "batch_size", "learning_rate")
-               if getattr(args, field) is not None}
+  overrides = {field: getattr(args, field)
+               for field in ("epochs", "image_size", "batch_size", "learning_rate", "warm_start")
+               if getattr(args, field, None) is not None}
   return dataclasses.replace(base, **overrides)
 
 
@@ -98,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
   local.add_argument("--image-size", type=int)
   local.add_argument("--batch-size", type=int)
   local.add_argument("--learning-rate", type=float)
+  local.add_argument("--warm-start", action="store_true", default=None,
+                     help="start training from the latest blessed model's weights")
   local.add_argument("--home", default=configs.DEFAULT_HOME, help="outputs, ML Metadata and serving root "
                      "(default: $FDP_HOME or ./fdp_home)")
   local.add_argument("--beam-workers", type=int, default=1, help=">1: Beam DirectRunner in multi-processing mode")
@@ -122,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
   ingest.add_argument("--beam-workers", type=int, default=1)
   ingest.add_argument("--quiet", action="store_true", help="no progress bar")
   ingest.set_defaults(func=cmd_ingest)
+  serving_cli.register(sub)
+  web_cli.register(sub)
   return parser
 
 

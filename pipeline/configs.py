@@ -25,6 +25,8 @@ GENDER_KEY = "gender"  # 0 = male, 1 = female (UTKFace convention)
 RACE_KEY = "race"  # 0..4 = white, black, asian, indian, others (UTKFace only)
 SOURCE_KEY = "source"
 SHA256_KEY = "sha256"  # content hash of the image bytes
+IMAGE_WIDTH_KEY = "image_width"  # pixels, for statistics and drift checks
+IMAGE_HEIGHT_KEY = "image_height"
 # Label derived in Transform.
 AGE_BUCKET_KEY = "age_bucket"
 
@@ -39,6 +41,16 @@ SPAN_FOLDER = "span-{SPAN}"
 
 # Deterministic split by content hash: name -> hash buckets (80/10/10).
 SPLITS = (("train", 8), ("eval", 1), ("test", 1))
+
+# Drift between the statistics of a run and those of the previous run (TFDV drift comparators on the
+# train split): feature -> (comparator, threshold). Crossing a threshold is an anomaly.
+DRIFT_THRESHOLDS = {
+    AGE_KEY: ("jensen_shannon_divergence", 0.1),
+    GENDER_KEY: ("infinity_norm", 0.1),
+    RACE_KEY: ("infinity_norm", 0.1),
+    IMAGE_WIDTH_KEY: ("jensen_shannon_divergence", 0.1),
+    IMAGE_HEIGHT_KEY: ("jensen_shannon_divergence", 0.1),
+}
 
 # WIKI metadata filters (the original project's filters).
 WIKI_MIN_FACE_SCORE = 1.75
@@ -70,6 +82,7 @@ class TrainingConfig:
   shuffle_buffer: int = 10000
   augment: bool = True
   seed: int = 42
+  warm_start: bool = False  # start from the latest blessed model's weights (same architecture)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +98,6 @@ class EvaluationThresholds:
   max_regression: float = 0.0
 
 
-SMOKE_TRAINING = TrainingConfig(epochs=2, image_size=48, batch_size=32, width=8)
+SMOKE_TRAINING = TrainingConfig(epochs=8, image_size=48, batch_size=32, width=8)
 SMOKE_THRESHOLDS = EvaluationThresholds(min_gender_accuracy=0.0, min_age_bucket_accuracy=0.0,
                                          max_age_mae=1000.0)

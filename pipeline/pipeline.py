@@ -2,6 +2,7 @@
 
 ExampleGen (UTKFace/WIKI folder, or `fdp ingest` TFRecords)
   -> StatisticsGen -> ImportSchemaGen (curated, committed schema) -> ExampleValidator -> DataValidationGate
+                  -> DriftValidator (vs. the previous run's statistics)
   -> Transform (labels; JPEG bytes pass through)
   -> Trainer[classifier], Trainer[regressor]
   -> Evaluator (TFMA, vs. the latest blessed model of the same kind) -> Pusher (TF Serving layout)
@@ -13,7 +14,7 @@ from typing import List, Optional
 
 from tfx import v1 as tfx
 
-from components import example_gen, validation_gate
+from components import drift, example_gen, validation_gate
 from pipeline import configs, eval_configs
 from pipeline.configs import EvaluationThresholds, TrainingConfig
 
@@ -71,6 +72,11 @@ def create_pipeline(
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"])
   data_gate = validation_gate.DataValidationGate(anomalies=example_validator.outputs["anomalies"])
+  previous_statistics = drift.previous_statistics_resolver(statistics_gen.id)
+  statistics_gen.add_upstream_node(previous_statistics)  # resolve before this run's statistics exist
+  drift_validator = drift.DriftValidator(
+      statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"],
+      previous_statistics=previous_statistics.outputs["statistics"])
 
   transform = tfx.components.Transform(
       examples=examples_gen.outputs["examples"],
@@ -79,19 +85,11 @@ def create_pipeline(
       splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval", "test"]),
       custom_config={"code_version": code_version})
   transform.add_upstream_node(data_gate)
+  transform.add_upstream_node(drift_validator)
 
-  components = [examples_gen, statistics_gen, schema_importer, example_validator, data_gate, transform]
+  components = [examples_gen, previous_statistics, statistics_gen, schema_importer, example_validator,
+                data_gate, drift_validator, transform]
   for model_name in configs.MODELS:
-    trainer = tfx.components.Trainer(
-        run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_importer.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=["train"]),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config={"model": model_name, "training": dataclasses.asdict(training),
-                       "code_version": code_version},
-    ).with_id(trainer_id(model_name))
     latest_blessed = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model,
@@ -100,6 +98,18 @@ def create_pipeline(
                                        producer_component_id=evaluator_id(model_name),
                                        output_key="blessing"),
     ).with_id(f"latest_blessed_{model_name}_resolver")
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_importer.outputs["schema"],
+        # Only when asked: a base model input would make every new blessing re-run the Trainer.
+        base_model=latest_blessed.outputs["model"] if training.warm_start else None,
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config={"model": model_name, "training": dataclasses.asdict(training),
+                       "code_version": code_version},
+    ).with_id(trainer_id(model_name))
     evaluator = tfx.components.Evaluator(
         examples=examples_gen.outputs["examples"],
         model=trainer.outputs["model"],

@@ -104,11 +104,21 @@ def model_results(runs: List[ComponentRun]) -> List[ModelResult]:
   return results
 
 
+def drift_line(runs: List[ComponentRun]) -> Optional[str]:
+  from components import drift  # pylint: disable=g-import-not-at-top
+  for run in runs:
+    if run.outputs.get("drift_report"):
+      return drift.describe(run.outputs["drift_report"][0].uri)
+  return None
+
+
 def format_summary(runs: List[ComponentRun], models: List[ModelResult]) -> str:
   width = max([len(r.node_id) for r in runs] + [9])
   lines = [f"{'component':<{width}}  {'state':<9} {'seconds':>8}", "-" * (width + 20)]
   lines += [f"{r.node_id:<{width}}  {r.state:<9} {r.seconds:>8.1f}" for r in runs]
   lines.append("")
+  if drift_line(runs):
+    lines.append(drift_line(runs))
   for m in models:
     shown = {k: v for k, v in m.metrics.items() if not k.endswith(("example_count", "_diff"))}
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items())) or "not evaluated"

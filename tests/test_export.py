@@ -54,3 +54,25 @@ def test_model_trained_with_the_configured_image_size(e2e_pipeline):
   assert summary["training"]["image_size"] == E2E_TRAINING["image_size"]
   for model in summary["models"]:
     assert os.path.getsize(os.path.join(model["pushed_path"], "saved_model.pb")) < 5 * 1024 * 1024
+
+
+def test_warm_start_loads_the_pushed_weights_only_into_the_same_architecture(e2e_pipeline):
+  from trainer import models, train
+  _, summary = e2e_pipeline
+  pushed = next(m["pushed_path"] for m in summary["models"] if m["model"] == configs.CLASSIFIER)
+  same = models.build_classifier(configs.TrainingConfig(**E2E_TRAINING))
+  before = [w.copy() for w in same.get_weights()]
+  assert train.load_base_weights(same, pushed)
+  assert any(not np.array_equal(a, b) for a, b in zip(before, same.get_weights()))
+  other = models.build_classifier(configs.TrainingConfig(**dict(E2E_TRAINING, width=8)))
+  assert not train.load_base_weights(other, pushed)
+
+
+def test_warm_start_wires_the_latest_blessed_model_into_the_trainers():
+  from pipeline import pipeline
+  def trainer_inputs(warm):
+    p = pipeline.create_pipeline(pipeline_name="p", pipeline_root="/r", data_root="/d", dataset="utkface",
+                                 serving_root="/s", training=configs.TrainingConfig(warm_start=warm))
+    return {c.id: set(c.inputs) for c in p.components if c.id.endswith("_trainer")}
+  assert all("base_model" in inputs for inputs in trainer_inputs(True).values())
+  assert not any("base_model" in inputs for inputs in trainer_inputs(False).values())

@@ -16,6 +16,8 @@ def _append_example(folder, age):
       "race": tf.train.Feature(int64_list=tf.train.Int64List(value=[0])),
       "source": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"utkface"])),
       "sha256": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"0" * 64])),
+      "image_width": tf.train.Feature(int64_list=tf.train.Int64List(value=[200])),
+      "image_height": tf.train.Feature(int64_list=tf.train.Int64List(value=[200])),
   }))
   with tf.io.TFRecordWriter(str(folder / "extra.gz"), options="GZIP") as writer:
     writer.write(example.SerializeToString())

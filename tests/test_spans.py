@@ -23,3 +23,20 @@ def test_the_next_run_picks_up_a_new_span(tmp_path):
   assert _run_example_gen(data, tmp_path) == (1, 20)
   synthetic_faces.write_dataset(str(data / "span-2"), count=30, size=48, seed=2)
   assert _run_example_gen(data, tmp_path) == (2, 30)
+
+
+def test_a_new_span_with_another_age_distribution_is_reported_as_drift(tmp_path):
+  import pytest
+  from components import drift
+  from pipeline import configs, local_runner
+  data = tmp_path / "data"
+  synthetic_faces.write_dataset(str(data / "span-1"), count=120, size=48, seed=1)
+  first = local_runner.run_local(str(data), "utkface", str(tmp_path / "home"), training=configs.SMOKE_TRAINING,
+                                 thresholds=configs.SMOKE_THRESHOLDS)
+  assert "drift: first run" in first["text"]
+  synthetic_faces.write_dataset(str(data / "span-2"), count=120, size=48, seed=2, ages=(1, 12))
+  with pytest.raises(Exception) as error:
+    local_runner.run_local(str(data), "utkface", str(tmp_path / "home"), training=configs.SMOKE_TRAINING,
+                           thresholds=configs.SMOKE_THRESHOLDS)
+  assert "drift" in str(error.value) and "age" in str(error.value)
+  assert drift.DataDriftError.__name__ in repr(error.value) or "JENSEN_SHANNON" in str(error.value)

@@ -7,6 +7,8 @@ transform_features  examples: string [N] of serialized tf.Examples -> transforme
 Outputs: classifier {age_bucket: float [N, 5] probabilities, gender: float [N, 1] P(female)};
 regressor {age: float [N, 1] years}.
 """
+import os
+
 import keras
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -17,6 +19,9 @@ from trainer import images
 SERVING_DEFAULT = "serving_default"
 SERVING_EXAMPLES = "serving_examples"
 TRANSFORM_FEATURES = "transform_features"
+# The Keras weights ride along in the SavedModel's assets.extra (which TF Serving ignores), so a
+# later run can warm-start from a blessed model.
+KERAS_WEIGHTS = os.path.join("assets.extra", "keras_model.weights.h5")
 IMAGES_INPUT = "images"
 EXAMPLES_INPUT = "examples"
 
@@ -61,3 +66,6 @@ def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransfor
       TRANSFORM_FEATURES: module.transform_features.get_concrete_function(),
   }
   tf.saved_model.save(module, export_dir, signatures=signatures)
+  weights = os.path.join(export_dir, KERAS_WEIGHTS)
+  tf.io.gfile.makedirs(os.path.dirname(weights))
+  model.save_weights(weights)

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import time
+from typing import Optional
 
 import keras
 import tensorflow as tf
@@ -91,8 +92,24 @@ class ThroughputLogger(keras.callbacks.Callback):
                  record["images_per_second"], {k: round(v, 4) for k, v in (logs or {}).items()})
 
 
+def load_base_weights(model: keras.Model, base_model_dir: str) -> bool:
+  """Loads the weights a previous export saved beside its SavedModel; False if they do not fit."""
+  weights = os.path.join(base_model_dir, export.KERAS_WEIGHTS)
+  if not tf.io.gfile.exists(weights):
+    logger.info("warm start skipped: %s has no Keras weights", base_model_dir)
+    return False
+  try:
+    model.load_weights(weights)
+  except ValueError as e:  # another architecture (image size, width)
+    logger.info("warm start skipped: the base model does not fit this architecture (%s)", e)
+    return False
+  logger.info("warm start from %s", base_model_dir)
+  return True
+
+
 def train_and_export(model_name: str, cfg: TrainingConfig, train_files, eval_files,
-                     transform_output_dir: str, serving_model_dir: str, model_run_dir: str) -> dict:
+                     transform_output_dir: str, serving_model_dir: str, model_run_dir: str,
+                     base_model_dir: Optional[str] = None) -> dict:
   """Trains one model and exports its SavedModel; returns the training history."""
   keras.utils.set_random_seed(cfg.seed)
   tf_transform_output = tft.TFTransformOutput(transform_output_dir)
@@ -102,6 +119,7 @@ def train_and_export(model_name: str, cfg: TrainingConfig, train_files, eval_fil
   eval_ds = make_dataset(eval_files, tf_transform_output, model_name, cfg, training=False)
   with distribution_strategy().scope():
     model = models.BUILDERS[model_name](cfg, steps_per_epoch=steps_per_epoch)
+  warm_started = bool(cfg.warm_start and base_model_dir) and load_base_weights(model, base_model_dir)
   throughput = ThroughputLogger(num_train)
   callbacks = [
       throughput,
@@ -113,6 +131,7 @@ def train_and_export(model_name: str, cfg: TrainingConfig, train_files, eval_fil
   model.fit(train_ds, validation_data=eval_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2)
   export.export_serving_model(model, tf_transform_output, cfg.image_size, serving_model_dir)
   history = {"model": model_name, "num_train_images": num_train, "config": dataclasses.asdict(cfg),
+             "warm_started_from": base_model_dir if warm_started else None,
              "epochs": throughput.epochs}
   tf.io.gfile.makedirs(model_run_dir)
   with tf.io.gfile.GFile(os.path.join(model_run_dir, "training_history.json"), "w") as f:
@@ -126,4 +145,4 @@ def run_fn(fn_args) -> None:
   model_name = custom["model"]
   cfg = TrainingConfig(**custom.get("training", {}))
   train_and_export(model_name, cfg, fn_args.train_files, fn_args.eval_files, fn_args.transform_output,
-                   fn_args.serving_model_dir, fn_args.model_run_dir)
+                   fn_args.serving_model_dir, fn_args.model_run_dir, base_model_dir=fn_args.base_model)
