@@ -234,6 +234,8 @@ class ReadLabels(beam.PTransform):
       category = lambda e: e.category  # pylint: disable=unnecessary-lambda-assignment
     else:
       raise ValueError(f"unknown dataset {self._dataset!r}; expected {configs.UTKFACE} or {configs.WIKI}")
+    if not records:
+      raise ValueError(f"no {self._dataset} records found in {self._data_root!r}")
     # Many runners keep the input order, and a sorted folder is sorted by label (UTKFace names start
     # with the age): list the records in a fixed pseudo-random order so that the written examples
     # are mixed, as a trainer's bounded shuffle buffer expects.

@@ -45,6 +45,8 @@ def cmd_run_local(args) -> int:
     pipeline_name = f"{configs.PIPELINE_NAME}-smoke"
   else:
     data_root = args.data
+    if not os.path.isdir(data_root):
+      sys.exit(f"fdp: --data {data_root}: no such folder")
     dataset = args.dataset or _detect_dataset(data_root)
     training, thresholds, pipeline_name = configs.TrainingConfig(), configs.EvaluationThresholds(), None
   summary = local_runner.run_local(

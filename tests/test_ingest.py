@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 
+import pytest
 import tensorflow as tf
 
 from components import face_records, ingest, ingest_job
@@ -94,3 +95,8 @@ def test_fdp_ingest_cli_shows_the_counts(synthetic_dir, tmp_path, capsys):
   printed = capsys.readouterr().out
   assert '"examples": 60' in printed and "fdp run local --data" in printed
   assert (tmp_path / "r" / ingest.REPORT_FILE).exists()
+
+
+def test_an_empty_folder_is_a_clear_error(tmp_path):
+  with pytest.raises(ValueError, match="no utkface records found"):
+    run_ingest("utkface", tmp_path, tmp_path / "out")
