@@ -12,6 +12,6 @@ setuptools.setup(
     python_requires=">=3.9,<3.11",
     packages=setuptools.find_packages(include=["pipeline*", "components*", "trainer*", "serving*",
                                                "kubeflow*"]),
-    package_data={"pipeline": ["schema/*.pbtxt"]},
+    package_data={"pipeline": ["schema/*.pbtxt"], "serving.web": ["templates/*.html", "static/*"]},
     entry_points={"console_scripts": ["fdp=pipeline.cli:main"]},
 )

@@ -1,0 +1,125 @@
+"""Benchmark (not a test): face detection + prediction time per photo, with 1 face and with 5 faces.
+
+Photos: 1280x720 canvases holding 1 or 5 real UTKFace faces (150-260 px, random places, different photos
+for every sample), plus scikit-image's `astronaut` (512x512, one face). Per photo: detection (decode,
+MTCNN, alignment, JPEG crops: serving/face_detection.py) and prediction (the crops through the client
+library to both served models, REST and gRPC, against `fdp serve`'s server started in this process).
+Medians over the samples, after a warm-up; the machine is shared, so read them as orders of magnitude.
+
+  .venv/bin/python benchmarks/face_detection.py --serving-root HOME/serving_model [--samples 15]
+
+Writes benchmarks/results/face_detection.json.
+"""
+import argparse
+import io
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
+RESULTS = os.path.join(REPO, "benchmarks", "results")
+CANVAS_SIZE = (1280, 720)
+FACE_SIDES = (150, 260)
+WARM_UP = 2
+
+
+def composite_photos(utkface_dir: str, faces_per_photo: int, count: int, seed: int):
+  """`count` JPEG photos, each with `faces_per_photo` real UTKFace faces placed without overlap."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  rng = random.Random(seed)
+  names = sorted(os.listdir(utkface_dir))
+  columns = faces_per_photo if faces_per_photo < 4 else 3
+  cell_w, cell_h = CANVAS_SIZE[0] // columns, CANVAS_SIZE[1] // -(-faces_per_photo // columns)
+  for _ in range(count):
+    canvas = Image.new("RGB", CANVAS_SIZE, (110, 110, 110))
+    for slot in range(faces_per_photo):
+      side = rng.randint(FACE_SIDES[0], min(FACE_SIDES[1], cell_w, cell_h))
+      face = Image.open(os.path.join(utkface_dir, rng.choice(names))).convert("RGB").resize((side, side))
+      left, top = (slot % columns) * cell_w, (slot // columns) * cell_h
+      canvas.paste(face, (left + rng.randint(0, cell_w - side), top + rng.randint(0, cell_h - side)))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="JPEG", quality=92)
+    yield buffer.getvalue()
+
+
+def astronaut_photos(count: int):
+  import skimage.data  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  buffer = io.BytesIO()
+  Image.fromarray(skimage.data.astronaut()).save(buffer, format="JPEG", quality=92)
+  return [buffer.getvalue()] * count
+
+
+def time_photos(photos, expected_faces: int, predictors) -> dict:
+  """Median milliseconds per photo: detection, prediction per protocol, and their sum."""
+  from serving import face_detection  # pylint: disable=g-import-not-at-top
+  detect_ms, predict_ms, found = [], {name: [] for name in predictors}, []
+  for index, photo in enumerate(photos):
+    start = time.perf_counter()
+    faces = face_detection.detect_faces(photo)
+    detect_time = (time.perf_counter() - start) * 1000
+    crops = [face.crop_jpeg for face in faces]
+    predict_times = {}
+    for name, predict_crops in predictors.items():
+      start = time.perf_counter()
+      predict_crops(crops)
+      predict_times[name] = (time.perf_counter() - start) * 1000
+    if index >= WARM_UP:
+      detect_ms.append(detect_time)
+      found.append(len(faces))
+      for name, value in predict_times.items():
+        predict_ms[name].append(value)
+  detect_median = statistics.median(detect_ms)
+  return {
+      "photos": len(detect_ms), "expected_faces": expected_faces,
+      "photos_with_all_faces_found": sum(count == expected_faces for count in found),
+      "detect_ms_median": round(detect_median, 1),
+      "predict_ms_median": {name: round(statistics.median(values), 1) for name, values in predict_ms.items()},
+      "total_ms_median": {name: round(statistics.median([d + p for d, p in zip(detect_ms, values)]), 1)
+                          for name, values in predict_ms.items()},
+  }
+
+
+def main() -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--serving-root", required=True, help="a pushed serving root (fdp run local's output)")
+  parser.add_argument("--utkface", default=os.path.join(DATASETS, "utkface", "UTKFace"))
+  parser.add_argument("--samples", type=int, default=15, help="photos per case, after the warm-up")
+  parser.add_argument("--out", default=os.path.join(RESULTS, "face_detection.json"))
+  args = parser.parse_args()
+  from serving import client as client_lib  # pylint: disable=g-import-not-at-top
+  from serving import server as server_lib  # pylint: disable=g-import-not-at-top
+  from serving.web import app as app_lib  # pylint: disable=g-import-not-at-top
+  server = server_lib.ModelServer(server_lib.build_model_config(None, args.serving_root), rest_port=0,
+                                  grpc_port=0, host="127.0.0.1").start()
+  clients = {client_lib.REST: client_lib.connect(f"127.0.0.1:{server.rest_port}", client_lib.REST),
+             client_lib.GRPC: client_lib.connect(f"127.0.0.1:{server.grpc_port}", client_lib.GRPC)}
+  predictors = {name: app_lib.client_predictor(client) for name, client in clients.items()}
+  count = args.samples + WARM_UP
+  cases = {
+      "1_face": time_photos(composite_photos(args.utkface, 1, count, seed=1), 1, predictors),
+      "5_faces": time_photos(composite_photos(args.utkface, 5, count, seed=5), 5, predictors),
+      "astronaut_512px": time_photos(astronaut_photos(count), 1, predictors),
+  }
+  for client in clients.values():
+    client.close()
+  server.stop()
+  result = {"benchmark": "face_detection", "photo_size": list(CANVAS_SIZE), "face_sides_px": list(FACE_SIDES),
+            "models": "classifier + regressor (both called per photo, all faces in one request each)",
+            "serving_root": os.path.abspath(args.serving_root), "cpu_count": os.cpu_count(), "platform": platform.platform(), "cases": cases}
+  os.makedirs(os.path.dirname(args.out), exist_ok=True)
+  with open(args.out, "w") as f:
+    json.dump(result, f, indent=2)
+  print(json.dumps(cases, indent=2))
+  print(f"written to {args.out}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,134 @@
+"""Server-side request batching, as configured by TF Serving's batching parameters file.
+
+Requests for one signature of one model version queue up; a batch thread takes the first, waits up to
+`batch_timeout` for more (never beyond `max_batch_size` rows), runs the model once on the concatenated
+inputs and hands each request its own rows back. A batch that fails is retried one request at a time, so
+one bad request never fails its neighbours.
+"""
+import dataclasses
+import queue
+import threading
+import time
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+from serving import errors
+
+Arrays = Dict[str, np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchingOptions:
+  max_batch_size: int = 32
+  batch_timeout_s: float = 0.002
+  max_enqueued_batches: int = 100
+  num_batch_threads: int = 2
+
+  @classmethod
+  def from_proto(cls, params) -> "BatchingOptions":
+    """Unset fields keep our defaults (TF Serving does the same with its own)."""
+    def value(field, default):
+      return getattr(params, field).value if params.HasField(field) else default
+    default = cls()
+    return cls(max_batch_size=int(value("max_batch_size", default.max_batch_size)),
+               batch_timeout_s=value("batch_timeout_micros", default.batch_timeout_s * 1e6) / 1e6,
+               max_enqueued_batches=int(value("max_enqueued_batches", default.max_enqueued_batches)),
+               num_batch_threads=int(value("num_batch_threads", default.num_batch_threads)))
+
+
+class _Task:
+  __slots__ = ("inputs", "rows", "done", "outputs", "error")
+
+  def __init__(self, inputs: Arrays, rows: int):
+    self.inputs, self.rows = inputs, rows
+    self.done = threading.Event()
+    self.outputs: Optional[Arrays] = None
+    self.error: Optional[BaseException] = None
+
+
+def _rows(inputs: Arrays) -> int:
+  return int(next(iter(inputs.values())).shape[0]) if inputs else 0
+
+
+class BatchScheduler:
+  """Batches calls of `run(inputs) -> outputs`, where every input and output has the batch as axis 0."""
+
+  def __init__(self, run: Callable[[Arrays], Arrays], options: BatchingOptions, name: str = "batch"):
+    self._run = run
+    self._options = options
+    self._queue: "queue.Queue[Optional[_Task]]" = queue.Queue(
+        maxsize=max(1, options.max_enqueued_batches * options.max_batch_size))
+    self._threads = [threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True)
+                     for i in range(max(1, options.num_batch_threads))]
+    for thread in self._threads:
+      thread.start()
+
+  def submit(self, inputs: Arrays) -> Arrays:
+    rows = _rows(inputs)
+    if rows == 0 or rows >= self._options.max_batch_size:
+      return self._run(inputs)  # already a full batch: nothing to wait for
+    task = _Task(inputs, rows)
+    try:
+      self._queue.put_nowait(task)
+    except queue.Full:
+      raise errors.ServingError(errors.RESOURCE_EXHAUSTED, "The batch scheduling queue is full") from None
+    task.done.wait()
+    if task.error is not None:
+      raise task.error
+    return task.outputs
+
+  def close(self) -> None:
+    """Stops the threads after the requests already queued have been answered."""
+    for _ in self._threads:
+      self._queue.put(None)
+    for thread in self._threads:
+      thread.join(timeout=30)
+
+  def _loop(self) -> None:
+    carried = None
+    while True:
+      first = carried if carried is not None else self._queue.get()
+      carried = None
+      if first is None:
+        return
+      batch, rows, stopping = [first], first.rows, False
+      deadline = time.monotonic() + self._options.batch_timeout_s
+      while rows < self._options.max_batch_size:
+        try:
+          task = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+          break
+        if task is None:
+          stopping = True
+          break
+        if rows + task.rows > self._options.max_batch_size:
+          carried = task
+          break
+        batch.append(task)
+        rows += task.rows
+      self._execute(batch)
+      if stopping:
+        if carried is not None:
+          self._execute([carried])
+        return
+
+  def _execute(self, batch: List[_Task]) -> None:
+    if len(batch) > 1:
+      try:
+        merged = {name: np.concatenate([t.inputs[name] for t in batch]) for name in batch[0].inputs}
+        outputs = self._run(merged)
+        offsets = np.cumsum([0] + [t.rows for t in batch])
+        if all(value.shape[:1] == (offsets[-1],) for value in outputs.values()):
+          for task, start, end in zip(batch, offsets[:-1], offsets[1:]):
+            task.outputs = {name: value[start:end] for name, value in outputs.items()}
+            task.done.set()
+          return
+      except Exception:  # pylint: disable=broad-except
+        pass  # retried one by one below, so the error lands on the request that caused it
+    for task in batch:
+      try:
+        task.outputs = self._run(task.inputs)
+      except BaseException as e:  # pylint: disable=broad-except
+        task.error = e
+      task.done.set()

@@ -1,0 +1,84 @@
+"""`fdp serve` and `fdp predict`, registered into pipeline/cli.py's parser.
+
+Nothing heavy at import time: TensorFlow and gRPC load inside the commands, so `fdp --help` stays fast.
+"""
+import json
+import signal
+import sys
+import threading
+
+from serving import faces
+
+REST_PORT, GRPC_PORT = 8501, 8500  # serving/config.py's; repeated here so --help imports no protobuf
+
+
+def cmd_serve(args) -> int:
+  from serving import server as server_lib  # pylint: disable=g-import-not-at-top
+  model_config = server_lib.build_model_config(args.model_config, args.model_base_dir)
+  options = server_lib.batching_options(args.batching_parameters, enabled=not args.no_batching)
+  server = server_lib.ModelServer(model_config, rest_port=args.rest_port, grpc_port=args.grpc_port,
+                                  host=args.host, batching_options=options,
+                                  max_request_bytes=args.max_request_bytes, poll_seconds=args.poll_seconds)
+  server.start()
+  for entry in model_config.model_config_list.config:
+    print(f"{entry.name}: {entry.base_path}")
+  print(f"REST on {args.host}:{server.rest_port} (/v1/models/..., /monitoring/prometheus/metrics), "
+        f"gRPC on {args.host}:{server.grpc_port}. Ctrl-C stops.", flush=True)
+  wait_for_stop_signal()
+  server.stop()
+  return 0
+
+
+def wait_for_stop_signal() -> None:
+  """Blocks until SIGINT or SIGTERM, so a server command can stop its servers cleanly after."""
+  stopped = threading.Event()
+  for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(sig, lambda *_: stopped.set())
+  stopped.wait()
+
+
+def cmd_predict(args) -> int:
+  from serving import client as client_lib  # pylint: disable=g-import-not-at-top
+  from serving import face_detection  # pylint: disable=g-import-not-at-top  (MTCNN loads on first use)
+  server = args.server or f"localhost:{REST_PORT if args.protocol == client_lib.REST else GRPC_PORT}"
+  failures = 0
+  with client_lib.connect(server, args.protocol, timeout=args.timeout) as client:
+    detect_faces = faces.whole_image if args.no_detect else face_detection.detect_faces
+    for record in faces.predict_images(client, args.images, faces.models_for(args.model), detect_faces):
+      failures += "error" in record
+      if args.json:
+        print(json.dumps(record), flush=True)
+      else:
+        print("\n".join(faces.human_lines(record)), flush=True)
+  return 1 if failures else 0
+
+
+def register(subparsers) -> None:
+  serve = subparsers.add_parser("serve", help="serve the pushed models with TF Serving's REST and gRPC APIs")
+  source = serve.add_mutually_exclusive_group(required=True)
+  source.add_argument("--model-config", help="TF Serving's models.config (ModelServerConfig text proto)")
+  source.add_argument("--model-base-dir", help="a serving root: one folder per model, numbered versions inside")
+  serve.add_argument("--rest-port", type=int, default=REST_PORT, help="0: a free port")
+  serve.add_argument("--grpc-port", type=int, default=GRPC_PORT, help="0: a free port")
+  serve.add_argument("--host", default="0.0.0.0")
+  serve.add_argument("--batching-parameters", help="TF Serving's batching parameters file (text proto)")
+  serve.add_argument("--no-batching", action="store_true", help="run every request on its own")
+  serve.add_argument("--max-request-bytes", type=int, default=16 * 1024 * 1024)
+  serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often the base dirs are checked")
+  serve.set_defaults(func=cmd_serve)
+
+  predict = subparsers.add_parser("predict", help="age bucket, gender and age of the faces in images")
+  predict.add_argument("images", nargs="+", metavar="IMAGE")
+  predict.add_argument("--server", help="HOST:PORT (default: localhost:8501 for REST, localhost:8500 for gRPC)")
+  predict.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
+  predict.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.BOTH)
+  predict.add_argument("--json", action="store_true", help="one JSON object per image per line")
+  predict.add_argument("--no-detect", action="store_true",
+                       help="treat each image as one pre-cropped face (e.g. UTKFace's); default: find every "
+                       "face with MTCNN and send its aligned crop")
+  predict.add_argument("--timeout", type=float, default=30.0)
+  predict.set_defaults(func=cmd_predict)
+
+
+if __name__ == "__main__":
+  sys.exit("use: fdp serve ... | fdp predict ...")

@@ -1,0 +1,306 @@
+"""The models being served: which versions are loaded, which one a request gets, and hot swapping.
+
+A watcher thread polls every model's base path (like TF Serving's file-system source). A version folder
+is loaded once its files stop changing between two polls (a push in progress is not loaded half copied);
+when the policy's wanted version is available, versions no longer wanted stop taking new requests
+(UNLOADING), finish the ones they hold (reference counted) and are then dropped (END). A version that
+fails to load is reported with its error and retried only when its files change; the version being
+served meanwhile stays.
+"""
+import contextlib
+import dataclasses
+import logging
+import os
+import threading
+from typing import Callable, Dict, List, Optional, Tuple
+
+from serving import errors
+from serving.config import is_version_dir
+
+log = logging.getLogger(__name__)
+
+# tensorflow.serving.ModelVersionStatus.State names.
+START, LOADING, AVAILABLE, UNLOADING, END = "START", "LOADING", "AVAILABLE", "UNLOADING", "END"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """Which servable a request names: a model, and at most one of a version number or a label."""
+  name: str
+  version: Optional[int] = None
+  label: Optional[str] = None
+
+  def describe(self) -> str:
+    if self.version is not None:
+      return f"Specific({self.name}, {self.version})"
+    if self.label is not None:
+      return f"Label({self.name}, {self.label})"
+    return f"Latest({self.name})"
+
+
+@dataclasses.dataclass
+class VersionStatus:
+  version: int
+  state: str
+  error_code: str = errors.OK
+  error_message: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionPolicy:
+  """latest {num_versions}, all {} or specific {versions} of model_version_policy."""
+  kind: str = "latest"
+  num_versions: int = 1
+  versions: Tuple[int, ...] = ()
+
+  @classmethod
+  def from_proto(cls, policy) -> "VersionPolicy":
+    which = policy.WhichOneof("policy_choice")
+    if which == "all":
+      return cls("all")
+    if which == "specific":
+      return cls("specific", versions=tuple(policy.specific.versions))
+    return cls("latest", num_versions=max(1, policy.latest.num_versions) if which else 1)
+
+  def wanted(self, on_disk: List[int]) -> List[int]:
+    if self.kind == "all":
+      return sorted(on_disk)
+    if self.kind == "specific":
+      return sorted(v for v in on_disk if v in self.versions)
+    return sorted(on_disk)[-self.num_versions:]
+
+
+class Servable:
+  """One loaded version: what the loader returned plus the reference count that delays its unloading."""
+
+  def __init__(self, name: str, version: int, path: str, loaded):
+    self.name, self.version, self.path, self.loaded = name, version, path, loaded
+    self._lock = threading.Lock()
+    self._refs = 0
+    self._retiring = False
+    self.on_unloaded: Optional[Callable[["Servable"], None]] = None
+
+  def try_acquire(self) -> bool:
+    with self._lock:
+      if self._retiring:
+        return False
+      self._refs += 1
+      return True
+
+  def release(self) -> None:
+    with self._lock:
+      self._refs -= 1
+      done = self._retiring and self._refs == 0
+    if done:
+      self._unload()
+
+  def retire(self) -> None:
+    """No new requests; unloads as soon as the last request in flight releases it."""
+    with self._lock:
+      self._retiring = True
+      done = self._refs == 0
+    if done:
+      self._unload()
+
+  def _unload(self) -> None:
+    close = getattr(self.loaded, "close", None)
+    if close:
+      close()
+    self.loaded = None
+    if self.on_unloaded:
+      self.on_unloaded(self)
+
+
+def _fingerprint(path: str):
+  """(relative path, size, mtime) of every file: changes while a push is still copying."""
+  entries = []
+  for root, _, files in os.walk(path):
+    for name in files:
+      full = os.path.join(root, name)
+      try:
+        st = os.stat(full)
+      except FileNotFoundError:
+        continue
+      entries.append((os.path.relpath(full, path), st.st_size, st.st_mtime_ns))
+  return tuple(sorted(entries))
+
+
+class ServedModel:
+  """One model name of the config: its base path, version policy, labels and versions."""
+
+  def __init__(self, name: str, base_path: str, policy: VersionPolicy, labels: Dict[str, int]):
+    self.name, self.base_path, self.policy, self.labels = name, base_path, policy, dict(labels)
+    self.lock = threading.Lock()
+    self.serving: Dict[int, Servable] = {}
+    self.statuses: Dict[int, VersionStatus] = {}
+    self.seen: Dict[int, tuple] = {}  # version -> fingerprint at the previous poll
+    self.failed: Dict[int, tuple] = {}  # version -> fingerprint that failed to load
+
+  def versions_on_disk(self) -> Dict[int, str]:
+    try:
+      names = os.listdir(self.base_path)
+    except (FileNotFoundError, NotADirectoryError):
+      return {}
+    found = {}
+    for name in names:
+      path = os.path.join(self.base_path, name)
+      if is_version_dir(name) and os.path.isfile(os.path.join(path, "saved_model.pb")):
+        found[int(name)] = path
+    return found
+
+
+class ModelRegistry:
+  """Loads versions with `loader(path) -> object` (the object may have close()) and hands them out."""
+
+  def __init__(self, model_server_config, loader: Callable[[str], object], poll_seconds: float = 1.0):
+    self._loader = loader
+    self._poll_seconds = poll_seconds
+    self._models: Dict[str, ServedModel] = {}
+    for entry in model_server_config.model_config_list.config:
+      self._models[entry.name] = ServedModel(entry.name, entry.base_path,
+                                             VersionPolicy.from_proto(entry.model_version_policy),
+                                             dict(entry.version_labels))
+    self._stop = threading.Event()
+    self._watcher: Optional[threading.Thread] = None
+    self._poll_lock = threading.Lock()
+    self._first_poll = True
+
+  @property
+  def model_names(self):
+    return self._models.keys()
+
+  # Watching.
+
+  def start(self) -> None:
+    self.poll_once()
+    self._watcher = threading.Thread(target=self._watch, name="model-watcher", daemon=True)
+    self._watcher.start()
+
+  def stop(self) -> None:
+    self._stop.set()
+    if self._watcher:
+      self._watcher.join(timeout=30)
+    for model in self._models.values():
+      with model.lock:
+        servables = list(model.serving.values())
+        model.serving.clear()
+      for servable in servables:
+        servable.retire()
+
+  def _watch(self) -> None:
+    while not self._stop.wait(self._poll_seconds):
+      try:
+        self.poll_once()
+      except Exception:  # pylint: disable=broad-except
+        log.exception("model poll failed; trying again at the next poll")
+
+  def poll_once(self) -> None:
+    with self._poll_lock:
+      for model in self._models.values():
+        self._reconcile(model, first=self._first_poll)
+      self._first_poll = False
+
+  def _reconcile(self, model: ServedModel, first: bool) -> None:
+    on_disk = model.versions_on_disk()
+    prints = {v: _fingerprint(path) for v, path in on_disk.items()}
+    loadable = [v for v in on_disk if model.failed.get(v) != prints[v]]
+    wanted = model.policy.wanted(loadable)
+    for version in wanted:
+      if version in model.serving:
+        continue
+      settled = first or model.seen.get(version) == prints[version]
+      if not settled:
+        model.statuses.setdefault(version, VersionStatus(version, START))
+        continue
+      self._load(model, version, on_disk[version], prints[version])
+    model.seen = prints
+    # Retire what is no longer wanted, but never leave the model with nothing while a wanted
+    # version is still on its way (TF Serving's availability-preserving policy).
+    with model.lock:
+      if not any(v in model.serving for v in wanted) and model.serving:
+        stale = [v for v in model.serving if v not in on_disk]
+      else:
+        stale = [v for v in model.serving if v not in wanted]
+      retiring = [model.serving.pop(v) for v in stale]
+      for servable in retiring:
+        model.statuses[servable.version] = VersionStatus(servable.version, UNLOADING)
+    for servable in retiring:
+      servable.retire()
+    for version in list(model.statuses):
+      if version not in on_disk and model.statuses[version].state in (START, LOADING):
+        del model.statuses[version]
+
+  def _load(self, model: ServedModel, version: int, path: str, fingerprint) -> None:
+    model.statuses[version] = VersionStatus(version, LOADING)
+    try:
+      loaded = self._loader(path)
+    except Exception as e:  # pylint: disable=broad-except
+      log.warning("%s version %d failed to load: %s", model.name, version, e)
+      model.failed[version] = fingerprint
+      model.statuses[version] = VersionStatus(version, END, errors.UNKNOWN,
+                                              f"Failed to load {path}: {type(e).__name__}: {e}")
+      return
+    model.failed.pop(version, None)
+    servable = Servable(model.name, version, path, loaded)
+
+    def unloaded(s, model=model):
+      with model.lock:
+        model.statuses[s.version] = VersionStatus(s.version, END)
+      log.info("%s version %d unloaded", s.name, s.version)
+
+    servable.on_unloaded = unloaded
+    with model.lock:
+      model.serving[version] = servable
+      model.statuses[version] = VersionStatus(version, AVAILABLE)
+    log.info("%s version %d available", model.name, version)
+
+  # Requests.
+
+  def _model(self, name: str) -> ServedModel:
+    model = self._models.get(name)
+    if model is None:
+      raise errors.not_found(f"Servable not found for request: Latest({name})")
+    return model
+
+  def _resolve(self, model: ServedModel, spec: ModelSpec) -> Optional[Servable]:
+    if spec.label is not None:
+      if spec.label not in model.labels:
+        raise errors.invalid(f"Unrecognized servable version label: {spec.label}")
+      return model.serving.get(model.labels[spec.label])
+    if spec.version is not None:
+      return model.serving.get(spec.version)
+    return model.serving[max(model.serving)] if model.serving else None
+
+  @contextlib.contextmanager
+  def acquire(self, spec: ModelSpec):
+    """The servable a request names, held (not unloaded) until the block ends."""
+    model = self._model(spec.name)
+    while True:
+      with model.lock:
+        servable = self._resolve(model, spec)
+      if servable is None:
+        raise errors.not_found(f"Servable not found for request: {spec.describe()}")
+      if servable.try_acquire():
+        break  # else it was retired between lookup and acquire: look again
+    try:
+      yield servable
+    finally:
+      servable.release()
+
+  def status(self, spec: ModelSpec) -> List[VersionStatus]:
+    """TF Serving's GetModelStatus: every version known, or the one named."""
+    model = self._model(spec.name)
+    with model.lock:
+      statuses = {v: dataclasses.replace(s) for v, s in model.statuses.items()}
+    version = spec.version
+    if spec.label is not None:
+      if spec.label not in model.labels:
+        raise errors.invalid(f"Unrecognized servable version label: {spec.label}")
+      version = model.labels[spec.label]
+    if version is not None:
+      if version not in statuses:
+        raise errors.not_found(f"Could not find version {version} of model {spec.name}")
+      return [statuses[version]]
+    if not statuses:
+      raise errors.not_found(f"Could not find any versions of model {spec.name}")
+    return [statuses[v] for v in sorted(statuses, reverse=True)]

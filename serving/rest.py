@@ -1,0 +1,162 @@
+"""TF Serving's REST API (port 8501) as a WSGI app over the serving core.
+
+  GET  /v1/models/{name}[/versions/{v}|/labels/{l}]            model_version_status
+  GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata   signature defs
+  POST /v1/models/{name}[/versions/{v}|/labels/{l}]:predict    {"instances": [...]} or {"inputs": ...}
+  GET  /monitoring/prometheus/metrics                           Prometheus text
+
+Binary values travel as {"b64": "<standard base64>"}; errors come back as {"error": "..."} with the HTTP
+status TF Serving uses for the error code.
+"""
+import base64
+import binascii
+import json
+import re
+
+import numpy as np
+from werkzeug.wrappers import Request, Response
+
+from serving import errors
+from serving import wire
+from serving.config import PROMETHEUS_PATH
+from serving.registry import ModelSpec
+
+_MODEL_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
+                         r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+                         r"(?P<tail>/metadata|:[A-Za-z]+)?$")
+PROTOCOL = "rest"
+
+
+def _json_response(body, status: int = 200) -> Response:
+  return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _decode_binary(value):
+  """{"b64": "..."} -> bytes, anywhere in the JSON value."""
+  if isinstance(value, dict):
+    if set(value) == {"b64"}:
+      if not isinstance(value["b64"], str):
+        raise errors.invalid("A {\"b64\": ...} value must hold a base64 string")
+      try:
+        return base64.b64decode(value["b64"], validate=True)
+      except (binascii.Error, ValueError) as e:
+        raise errors.invalid(f"Bad base64 in a {{\"b64\": ...}} value: {e}") from None
+    return {key: _decode_binary(item) for key, item in value.items()}
+  if isinstance(value, list):
+    return [_decode_binary(item) for item in value]
+  return value
+
+
+def _jsonable(array: np.ndarray):
+  if array.dtype == object:
+    return [_jsonable(item) if isinstance(item, np.ndarray) else {"b64": base64.b64encode(item).decode()}
+            for item in array]
+  return array.tolist()
+
+
+def _rows_to_columns(instances: list):
+  """The row format: a list of values (one-input signature) or of {input name: value} dicts."""
+  if not instances:
+    raise errors.invalid("'instances' is empty")
+  named = [isinstance(row, dict) for row in instances]
+  if not any(named):
+    return instances
+  if not all(named) or len({frozenset(row) for row in instances}) != 1:
+    raise errors.invalid("Every instance must name the same inputs")
+  return {name: [row[name] for row in instances] for name in instances[0]}
+
+
+class RestApp:
+  """The WSGI application; `max_request_bytes` bounds the body read from any request."""
+
+  def __init__(self, core, max_request_bytes: int, metrics_path: str = PROMETHEUS_PATH):
+    self.core = core
+    self.max_request_bytes = max_request_bytes
+    self.metrics_path = metrics_path
+
+  def __call__(self, environ, start_response):
+    request = Request(environ)
+    try:
+      response = self._dispatch(request)
+    except errors.ServingError as e:
+      response = _json_response({"error": e.message}, e.http_status)
+    except Exception as e:  # pylint: disable=broad-except  # never let a request end the server
+      response = _json_response({"error": f"{type(e).__name__}: {e}"}, 500)
+    if response.status_code >= 400 and request.content_length:
+      response.headers["Connection"] = "close"  # its body may be unread: do not reuse the connection
+    return response(environ, start_response)
+
+  def _dispatch(self, request: Request) -> Response:
+    if request.path == self.metrics_path and request.method == "GET":
+      body, content_type = self.core.metrics.render()
+      return Response(body, content_type=content_type)
+    match = _MODEL_PATH.match(request.path)
+    tail = match and match.group("tail")
+    route = {(None, "GET"): ("status", self._status), ("/metadata", "GET"): ("metadata", self._metadata),
+             (":predict", "POST"): ("predict", self._predict)}.get((tail, request.method)) if match else None
+    if route is None:
+      if match and tail in (":classify", ":regress") and request.method == "POST":
+        raise errors.ServingError(errors.UNIMPLEMENTED, f"{tail[1:]} is served over gRPC only here; over REST "
+                                  "use :predict")
+      raise errors.not_found(f"Malformed request: {request.method} {request.path}")
+    version = match.group("version")
+    spec = ModelSpec(match.group("name"), int(version) if version else None, match.group("label"))
+    api, handler = route
+    return self.core.call(api, PROTOCOL, spec.name, lambda: handler(spec, request))
+
+  def _status(self, spec: ModelSpec, request: Request) -> Response:
+    del request
+    return _json_response(wire.status_json(self.core.status(spec)))
+
+  def _metadata(self, spec: ModelSpec, request: Request) -> Response:
+    del request
+    metadata = self.core.metadata(spec)
+    response = _json_response(wire.metadata_json(metadata.response))
+    response.version = metadata.version
+    return response
+
+  def _read_json(self, request: Request) -> dict:
+    length = request.content_length
+    if length is not None and length > self.max_request_bytes:
+      raise errors.ServingError(errors.RESOURCE_EXHAUSTED, f"Request body of {length} bytes exceeds the limit "
+                                f"of {self.max_request_bytes} bytes", http_status=413)
+    data = request.stream.read(self.max_request_bytes + 1)
+    if len(data) > self.max_request_bytes:
+      raise errors.ServingError(errors.RESOURCE_EXHAUSTED, f"Request body exceeds the limit of "
+                                f"{self.max_request_bytes} bytes", http_status=413)
+    try:
+      body = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+      raise errors.invalid(f"Malformed JSON: {e}") from None
+    if not isinstance(body, dict):
+      raise errors.invalid("The request body must be a JSON object")
+    return body
+
+  def _predict(self, spec: ModelSpec, request: Request) -> Response:
+    body = self._read_json(request)
+    if ("instances" in body) == ("inputs" in body):
+      raise errors.invalid("The request must have exactly one of 'instances' (row format) or 'inputs' "
+                           "(columnar format)")
+    signature_name = body.get("signature_name", "")
+    if not isinstance(signature_name, str):
+      raise errors.invalid("'signature_name' must be a string")
+    if "instances" in body:
+      if not isinstance(body["instances"], list):
+        raise errors.invalid("'instances' must be a list")
+      inputs = _rows_to_columns(_decode_binary(body["instances"]))
+    else:
+      inputs = _decode_binary(body["inputs"])
+    result = self.core.predict(spec, signature_name, inputs)
+    outputs = result.outputs
+    if "instances" in body:
+      if len(outputs) == 1:
+        predictions = _jsonable(next(iter(outputs.values())))
+      else:
+        rows = len(next(iter(outputs.values())))
+        predictions = [{name: _jsonable(value[i:i + 1])[0] for name, value in outputs.items()} for i in range(rows)]
+      response = _json_response({"predictions": predictions})
+    else:
+      response = _json_response({"outputs": _jsonable(next(iter(outputs.values()))) if len(outputs) == 1
+                                 else {name: _jsonable(value) for name, value in outputs.items()}})
+    response.version = result.version  # read by ServingCore.call for the metrics' version label
+    return response

@@ -1,0 +1,127 @@
+"""Hot swap under load: a version pushed while clients keep sending is picked up without a restart, with
+no failed request; the old version is unloaded once its requests are done. And `fdp serve` as a command."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import requests
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from pipeline import configs
+from serving import client as client_lib
+from serving import config, server as server_lib
+from tests.conftest import REPO, UTKFACE_DIR
+from tests.test_serving_api import pushed_models  # pylint: disable=unused-import  (a fixture)
+
+JPEG = (UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg").read_bytes()
+CLIENTS_PER_PROTOCOL = 3
+LOAD_SECONDS_AROUND_SWAP = 1.5
+
+
+def _grpc_predict(stub):
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = configs.CLASSIFIER
+  request.inputs["images"].CopyFrom(tf.make_tensor_proto([JPEG], dtype=tf.string))
+  return stub.Predict(request, timeout=60).model_spec.version.value
+
+
+def _wait_for(condition, timeout=90.0):
+  deadline = time.time() + timeout
+  while not condition():
+    assert time.time() < deadline, "timed out"
+    time.sleep(0.1)
+
+
+def test_hot_swap_under_load(tmp_path, pushed_models):
+  root = tmp_path / "models"
+  old = int(os.path.basename(pushed_models[configs.CLASSIFIER]))
+  new = old + 1
+  shutil.copytree(pushed_models[configs.CLASSIFIER], root / configs.CLASSIFIER / str(old))
+  server = server_lib.ModelServer(config.model_config_for_base_dir(str(root)), rest_port=0, grpc_port=0,
+                                  host="127.0.0.1", poll_seconds=0.2).start()
+  stop = threading.Event()
+  failures, answered = [], {"rest": 0, "grpc": []}
+  lock = threading.Lock()
+
+  def rest_client():
+    with client_lib.connect(f"127.0.0.1:{server.rest_port}", "rest", timeout=60) as client:
+      while not stop.is_set():
+        try:
+          assert client.predict(configs.CLASSIFIER, [JPEG])["age_bucket"].shape == (1, 5)
+          with lock:
+            answered["rest"] += 1
+        except Exception as e:  # pylint: disable=broad-except
+          failures.append(repr(e))
+
+  def grpc_client():
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+      stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+      while not stop.is_set():
+        try:
+          version = _grpc_predict(stub)
+          with lock:
+            answered["grpc"].append(version)
+        except Exception as e:  # pylint: disable=broad-except
+          failures.append(repr(e))
+
+  threads = [threading.Thread(target=fn) for fn in [rest_client, grpc_client] * CLIENTS_PER_PROTOCOL]
+  status = client_lib.connect(f"127.0.0.1:{server.rest_port}", "rest")
+  try:
+    for thread in threads:
+      thread.start()
+    time.sleep(LOAD_SECONDS_AROUND_SWAP)
+    shutil.copytree(pushed_models[configs.CLASSIFIER], root / configs.CLASSIFIER / str(new))  # a push, not atomic
+    states = lambda: {s["version"]: s["state"] for s in status.status(configs.CLASSIFIER)["model_version_status"]}
+    _wait_for(lambda: states() == {str(new): "AVAILABLE", str(old): "END"})
+    time.sleep(0.5)  # answers the old version gave just before END may still be on their way to the clients
+    swapped_at = len(answered["grpc"])
+    time.sleep(LOAD_SECONDS_AROUND_SWAP)
+  finally:
+    stop.set()
+    for thread in threads:
+      thread.join(timeout=120)
+  try:
+    assert failures == []
+    assert answered["rest"] > 0 and old in answered["grpc"]
+    assert set(answered["grpc"][swapped_at:]) == {new}  # once the old one is gone, only the new one answers
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+      assert _grpc_predict(prediction_service_pb2_grpc.PredictionServiceStub(channel)) == new
+  finally:
+    status.close()
+    server.stop()
+
+
+def test_fdp_serve_command(tmp_path, pushed_models):
+  root = tmp_path / "models"
+  for model, path in pushed_models.items():
+    shutil.copytree(path, root / model / os.path.basename(path))
+  batching_file = tmp_path / config.BATCHING_CONFIG
+  batching_file.write_text("max_batch_size { value: 4 }\nbatch_timeout_micros { value: 1000 }\n")
+  process = subprocess.Popen(
+      [sys.executable, "-m", "pipeline.cli", "serve", "--model-base-dir", str(root), "--rest-port", "0",
+       "--grpc-port", "0", "--host", "127.0.0.1", "--batching-parameters", str(batching_file)],
+      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+  try:
+    lines = []
+    for line in process.stdout:
+      lines.append(line)
+      if line.startswith("REST on"):
+        break
+    match = re.search(r"REST on 127.0.0.1:(\d+) .* gRPC on 127.0.0.1:(\d+)", lines[-1])
+    assert match, lines
+    assert any(line.startswith(f"classifier: {root / 'classifier'}") for line in lines)
+    rest_port, grpc_port = match.groups()
+    body = requests.get(f"http://127.0.0.1:{rest_port}/v1/models/regressor", timeout=30).json()
+    assert body["model_version_status"][0]["state"] == "AVAILABLE"
+    with client_lib.connect(f"127.0.0.1:{grpc_port}", "grpc") as client:
+      assert client.predict(configs.REGRESSOR, [JPEG, JPEG])["age"].shape == (2, 1)
+  finally:
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
