@@ -70,6 +70,12 @@ class _ProgressHandler(logging.Handler):
     self._stream.flush()
 
 
+def _hide_empty_resolver_errors(record) -> bool:
+  """A resolver that finds nothing (the first run has no previous statistics) is logged by TFX as an
+  error with a traceback; the run summary shows it as EMPTY instead."""
+  return "Input resolution error" not in str(record.msg)
+
+
 def _install_progress(verbose: bool):
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
   absl_logging.set_verbosity(absl_logging.INFO)
@@ -78,6 +84,7 @@ def _install_progress(verbose: bool):
   if not verbose:  # TFX, TF and Beam warn a lot about things a user cannot change
     for handler in logging.root.handlers:
       handler.setLevel(logging.ERROR)
+      handler.addFilter(_hide_empty_resolver_errors)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
   handler = _ProgressHandler(sys.stdout)
   logging.getLogger("absl").addHandler(handler)

@@ -57,7 +57,10 @@ def component_runs(store, pipeline_name: str, run_id: str) -> List[ComponentRun]
       key = event.path.steps[0].key if event.path.steps else ""
       outputs.setdefault(key, []).append(artifacts[event.artifact_id])
     seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
-    result.append(ComponentRun(node_id, _STATES.get(execution.last_known_state, "UNKNOWN"), seconds, outputs))
+    state = _STATES.get(execution.last_known_state, "UNKNOWN")
+    if state == "FAILED" and node_id.endswith("_resolver"):
+      state = "EMPTY"  # TFX records a resolver that found nothing to resolve as failed
+    result.append(ComponentRun(node_id, state, seconds, outputs))
   return result
 
 

@@ -60,12 +60,13 @@ def copy_file(src, dst):
   return dst
 
 
-E2E_TRAINING = dict(epochs=1, image_size=48, batch_size=32)
+# Three short epochs: enough for both models to beat an untrained one (the blessing-gate test needs that).
+E2E_TRAINING = dict(epochs=3, image_size=48, batch_size=32)
 
 
 @pytest.fixture(scope="session")
 def e2e_pipeline(tmp_path_factory):
-  """The whole pipeline on ~1,000 real UTKFace images, one short epoch per model.
+  """The whole pipeline on ~1,000 real UTKFace images, three short epochs per model at 48 px.
 
   First a run is killed as soon as the classifier Trainer starts; then the pipeline is started
   again and must complete, reusing what had finished. Returns (home, summary of that run)."""
@@ -77,7 +78,8 @@ def e2e_pipeline(tmp_path_factory):
   data = real_utkface_subset(1000, root / "utkface")
   home = root / "home"
   cmd = [sys.executable, "-m", "pipeline.cli", "run", "local", "--data", str(data), "--home", str(home),
-         "--epochs", "1", "--image-size", "48", "--batch-size", "32"]
+         "--epochs", str(E2E_TRAINING["epochs"]), "--image-size", str(E2E_TRAINING["image_size"]),
+         "--batch-size", str(E2E_TRAINING["batch_size"])]
   killed = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
   deadline = time.time() + 600
   for line in killed.stdout:

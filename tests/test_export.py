@@ -43,6 +43,8 @@ def test_transform_features_gives_the_labels(e2e_pipeline):
       "race": tf.train.Feature(int64_list=tf.train.Int64List(value=[3])),
       "source": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"utkface"])),
       "sha256": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"x"])),
+      "image_width": tf.train.Feature(int64_list=tf.train.Int64List(value=[200])),
+      "image_height": tf.train.Feature(int64_list=tf.train.Int64List(value=[200])),
   })).SerializeToString()
   out = loaded.signatures["transform_features"](examples=tf.constant([example]))
   assert int(out["age_bucket"][0]) == 1 and int(out["gender"][0]) == 1 and float(out["age"][0]) == 26.0

@@ -10,6 +10,7 @@ from tests.conftest import E2E_TRAINING
 
 EXPECTED = {
     "FileBasedExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "DataValidationGate",
+    "previous_statistics_resolver", "DriftValidator",
     "Transform", "classifier_trainer", "regressor_trainer", "latest_blessed_classifier_resolver",
     "latest_blessed_regressor_resolver", "classifier_evaluator", "regressor_evaluator",
     "classifier_pusher", "regressor_pusher",
@@ -94,8 +95,8 @@ def test_a_second_run_with_nothing_changed_reuses_the_cache(e2e_pipeline):
 
 
 def test_a_worse_model_is_not_blessed_and_serving_keeps_the_previous_version(e2e_pipeline):
-  """An untrained model (0 epochs) against the blessed 1-epoch models: the change thresholds
-  refuse it, and the Pushers leave the serving folders as they were."""
+  """An untrained model (0 epochs) against the blessed models: the change thresholds refuse it, and
+  the Pushers leave the serving folders as they were."""
   home, first = e2e_pipeline
   serving = {m: sorted(os.listdir(os.path.join(first["serving_root"], m))) for m in configs.MODELS}
   worse = local_runner.run_local(

@@ -14,7 +14,7 @@ from pipeline import configs
 from serving import batching, config, protos
 
 K8S = pathlib.Path(config.__file__).parent / "k8s"
-README_SECTION = pathlib.Path(config.__file__).parent / "README_SECTION.md"
+README = pathlib.Path(config.__file__).parent.parent / "README.md"
 
 
 def _manifest(name: str) -> dict:
@@ -138,7 +138,7 @@ def test_service_exposes_both_ports_and_kustomization_lists_everything():
 
 
 def test_readme_section_shows_docker_run_and_kubectl_apply():
-  text = README_SECTION.read_text()
+  text = README.read_text()
   docker = next(line for line in text.splitlines() if line.startswith("docker run"))
   assert "-p 8500:8500" in docker and "-p 8501:8501" in docker and config.IMAGE in docker
   assert "--model_config_file=" in docker
