@@ -32,20 +32,20 @@ class PeakRss(threading.Thread):
 
   def __init__(self, interval=0.5):
     super().__init__(daemon=True)
-    self.peak, self._interval, self._stop = 0, interval, threading.Event()
+    self.peak, self._interval, self._done = 0, interval, threading.Event()
 
   def run(self):
     me = psutil.Process()
-    while not self._stop.is_set():
+    while not self._done.is_set():
       try:
         rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
       except psutil.Error:
         rss = 0
       self.peak = max(self.peak, rss)
-      self._stop.wait(self._interval)
+      self._done.wait(self._interval)
 
   def stop(self):
-    self._stop.set()
+    self._done.set()
     self.join()
 
 
