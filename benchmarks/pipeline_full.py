@@ -76,7 +76,7 @@ def plain_keras_fit_images_per_second(home, pipeline_name, training, model_name,
     image = images.decode_image(features["image"], training.image_size)
     if training.augment:
       image = train.augment(image)
-    return image, train._labels(features, model_name)  # pylint: disable=protected-access
+    return image, train.labels_for(features, model_name)
 
   ds = (tf.data.TFRecordDataset(files, compression_type="GZIP").repeat()
         .map(parse, num_parallel_calls=tf.data.AUTOTUNE).batch(training.batch_size).prefetch(tf.data.AUTOTUNE))

@@ -120,8 +120,9 @@ def format_summary(runs: List[ComponentRun], models: List[ModelResult]) -> str:
   lines = [f"{'component':<{width}}  {'state':<9} {'seconds':>8}", "-" * (width + 20)]
   lines += [f"{r.node_id:<{width}}  {r.state:<9} {r.seconds:>8.1f}" for r in runs]
   lines.append("")
-  if drift_line(runs):
-    lines.append(drift_line(runs))
+  drift = drift_line(runs)
+  if drift:
+    lines.append(drift)
   for m in models:
     shown = {k: v for k, v in m.metrics.items() if not k.endswith(("example_count", "_diff"))}
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items())) or "not evaluated"

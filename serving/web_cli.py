@@ -1,9 +1,10 @@
 """`fdp web --server HOST:PORT [--protocol rest|grpc] [--port 8080]`, registered into pipeline/cli.py.
 
 Nothing heavy at import time (Flask, MTCNN and TensorFlow load when the command runs)."""
-import signal
 import sys
 import threading
+
+from serving import cli as serving_cli
 
 DEFAULT_PORT = 8080
 
@@ -24,10 +25,7 @@ def cmd_web(args) -> int:
     threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
     print(f"Open http://{args.host}:{server.server_port}/ (models at {args.server} over {args.protocol}). "
           "Ctrl-C stops.", flush=True)
-    stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-      signal.signal(sig, lambda *_: stopped.set())
-    stopped.wait()
+    serving_cli.wait_for_stop_signal()
     server.shutdown()
   return 0
 

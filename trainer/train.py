@@ -31,7 +31,8 @@ def distribution_strategy() -> tf.distribute.Strategy:
   return tf.distribute.get_strategy()
 
 
-def _labels(features, model_name: str):
+def labels_for(features, model_name: str):
+  """The label dict a model is fit on, from transformed features."""
   if model_name == configs.CLASSIFIER:
     return {configs.AGE_BUCKET_KEY: features[configs.AGE_BUCKET_KEY],
             configs.GENDER_KEY: tf.cast(features[configs.GENDER_KEY], tf.float32)}
@@ -61,7 +62,7 @@ def make_dataset(file_pattern, tf_transform_output: tft.TFTransformOutput, model
     image = images.decode_image(features[configs.IMAGE_KEY], cfg.image_size)
     if training and cfg.augment:
       image = augment(image)
-    return image, _labels(features, model_name)
+    return image, labels_for(features, model_name)
 
   return ds.map(_parse, num_parallel_calls=AUTOTUNE).batch(cfg.batch_size).prefetch(AUTOTUNE)
 
