@@ -25,7 +25,7 @@ def _detect_dataset(data_root: str) -> str:
 
 def _training_config(args, base: configs.TrainingConfig) -> configs.TrainingConfig:
   overrides = {field: getattr(args, field)
-               for field in ("epochs", "image_size", "batch_size", "learning_rate", "warm_start")
+               for field in ("epochs", "regressor_epochs", "image_size", "batch_size", "learning_rate", "warm_start")
                if getattr(args, field, None) is not None}
   return dataclasses.replace(base, **overrides)
 
@@ -73,6 +73,17 @@ def cmd_ingest(args) -> int:
   return 0
 
 
+def cmd_evaluate(args) -> int:
+  from pipeline import evaluate  # pylint: disable=g-import-not-at-top
+  try:
+    report = evaluate.evaluate(args.model, args.data, split=args.split,
+                               dataset=args.dataset or _detect_dataset(args.data))
+  except (ValueError, OSError) as e:
+    sys.exit(f"fdp evaluate: {e}")
+  print(json.dumps(report, indent=2) if args.json else evaluate.format_report(report))
+  return 0
+
+
 def cmd_schedule(args) -> int:
   from pipeline import schedule  # pylint: disable=g-import-not-at-top
   home = os.path.abspath(args.home)
@@ -99,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
   local.add_argument("--data", help="a UTKFace folder, a WIKI wiki_crop folder (with wiki.mat) or an "
                      "`fdp ingest` output; default: a smoke run on generated drawings")
   local.add_argument("--dataset", choices=configs.DATASETS, help="default: detected from the folder")
-  local.add_argument("--epochs", type=int)
+  local.add_argument("--epochs", type=int, help="the classifier's training epochs")
+  local.add_argument("--regressor-epochs", type=int, help="the regressor's fine-tuning epochs (it starts from "
+                     "the classifier trained in the same run)")
   local.add_argument("--image-size", type=int)
   local.add_argument("--batch-size", type=int)
   local.add_argument("--learning-rate", type=float)
@@ -129,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
   ingest.add_argument("--beam-workers", type=int, default=1)
   ingest.add_argument("--quiet", action="store_true", help="no progress bar")
   ingest.set_defaults(func=cmd_ingest)
+  evaluate = sub.add_parser("evaluate", help="an exported model's metrics on one split of a data folder, "
+                            "overall and per gender, race and age bucket")
+  evaluate.add_argument("--model", required=True, help="a SavedModel folder, or a model folder of numbered versions")
+  evaluate.add_argument("--data", required=True, help="a UTKFace/WIKI folder (split as the pipeline splits it) "
+                        "or an `fdp ingest` output")
+  evaluate.add_argument("--split", default="test", choices=[name for name, _ in configs.SPLITS])
+  evaluate.add_argument("--dataset", choices=(configs.UTKFACE, configs.WIKI), help="default: utkface")
+  evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+  evaluate.set_defaults(func=cmd_evaluate)
   serving_cli.register(sub)
   web_cli.register(sub)
   return parser

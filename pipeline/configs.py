@@ -72,15 +72,29 @@ def schema_path(dataset: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-  """Hyper-parameters handed to the Trainer through custom_config."""
-  epochs: int = 10
+  """Hyper-parameters handed to the Trainer through custom_config (benchmarks/model_experiments.py
+  records how the defaults were chosen)."""
+  epochs: int = 10  # the classifier's
+  # The regressor starts from the classifier trained in the same run (same backbone, all heads
+  # already trained) and is fine-tuned with age first for this many epochs, at this learning rate.
+  regressor_epochs: int = 5
+  regressor_learning_rate: float = 5e-4
   image_size: int = 96
   batch_size: int = 64
   learning_rate: float = 2e-3
-  width: int = 16  # channels of the stem; the three stages use 2x, 4x and 8x
-  dropout: float = 0.3
+  weight_decay: float = 1e-4
+  width: int = 24  # channels of the stem and the first stage
+  stage_multipliers: tuple = (1, 2, 4, 8)  # channels of the residual stages, in units of width
+  blocks_per_stage: int = 1
+  dropout: float = 0.2
+  label_smoothing: float = 0.05
+  age_sigma: float = 2.0  # years: width of the age label distribution
   shuffle_buffer: int = 10000
-  augment: bool = True
+  augment: bool = True  # flip, rotation, zoom, shift, colour
+  max_rotation_degrees: float = 10.0
+  max_zoom: float = 0.1
+  max_shift: float = 0.05  # fraction of the image size
+  test_time_flip: bool = True  # the exported graph averages the image and its mirror image
   seed: int = 42
   warm_start: bool = False  # start from the latest blessed model's weights (same architecture)
 
@@ -98,6 +112,6 @@ class EvaluationThresholds:
   max_regression: float = 0.0
 
 
-SMOKE_TRAINING = TrainingConfig(epochs=8, image_size=48, batch_size=32, width=8)
+SMOKE_TRAINING = TrainingConfig(epochs=8, regressor_epochs=4, image_size=48, batch_size=32, width=8)
 SMOKE_THRESHOLDS = EvaluationThresholds(min_gender_accuracy=0.0, min_age_bucket_accuracy=0.0,
                                          max_age_mae=1000.0)

@@ -49,6 +49,15 @@ def pusher_id(model_name: str) -> str:
   return f"{model_name}_pusher"
 
 
+def base_model(model_name: str, trainers: dict, latest_blessed, training: TrainingConfig):
+  """The model a Trainer starts from: the regressor fine-tunes this run's classifier; the classifier
+  starts from the latest blessed classifier only when asked (as an input, a new blessing would
+  otherwise re-run the Trainer)."""
+  if model_name == configs.REGRESSOR:
+    return trainers[configs.CLASSIFIER].outputs["model"]
+  return latest_blessed.outputs["model"] if training.warm_start else None
+
+
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
@@ -89,6 +98,7 @@ def create_pipeline(
 
   components = [examples_gen, previous_statistics, statistics_gen, schema_importer, example_validator,
                 data_gate, drift_validator, transform]
+  trainers = {}
   for model_name in configs.MODELS:
     latest_blessed = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -103,13 +113,13 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_importer.outputs["schema"],
-        # Only when asked: a base model input would make every new blessing re-run the Trainer.
-        base_model=latest_blessed.outputs["model"] if training.warm_start else None,
+        base_model=base_model(model_name, trainers, latest_blessed, training),
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={"model": model_name, "training": dataclasses.asdict(training),
                        "code_version": code_version},
     ).with_id(trainer_id(model_name))
+    trainers[model_name] = trainer
     evaluator = tfx.components.Evaluator(
         examples=examples_gen.outputs["examples"],
         model=trainer.outputs["model"],

@@ -60,8 +60,9 @@ def copy_file(src, dst):
   return dst
 
 
-# Three short epochs: enough for both models to beat an untrained one (the blessing-gate test needs that).
-E2E_TRAINING = dict(epochs=3, image_size=48, batch_size=32)
+# Three short epochs (two more for the regressor's fine-tuning): enough for both models to beat an
+# untrained one (the blessing-gate test needs that).
+E2E_TRAINING = dict(epochs=3, regressor_epochs=2, image_size=48, batch_size=32)
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +79,8 @@ def e2e_pipeline(tmp_path_factory):
   data = real_utkface_subset(1000, root / "utkface")
   home = root / "home"
   cmd = [sys.executable, "-m", "pipeline.cli", "run", "local", "--data", str(data), "--home", str(home),
-         "--epochs", str(E2E_TRAINING["epochs"]), "--image-size", str(E2E_TRAINING["image_size"]),
+         "--epochs", str(E2E_TRAINING["epochs"]), "--regressor-epochs", str(E2E_TRAINING["regressor_epochs"]),
+         "--image-size", str(E2E_TRAINING["image_size"]),
          "--batch-size", str(E2E_TRAINING["batch_size"])]
   killed = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
   deadline = time.time() + 600

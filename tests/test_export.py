@@ -62,19 +62,22 @@ def test_warm_start_loads_the_pushed_weights_only_into_the_same_architecture(e2e
   from trainer import models, train
   _, summary = e2e_pipeline
   pushed = next(m["pushed_path"] for m in summary["models"] if m["model"] == configs.CLASSIFIER)
-  same = models.build_classifier(configs.TrainingConfig(**E2E_TRAINING))
+  same = models.build_model(configs.CLASSIFIER, configs.TrainingConfig(**E2E_TRAINING))
   before = [w.copy() for w in same.get_weights()]
   assert train.load_base_weights(same, pushed)
   assert any(not np.array_equal(a, b) for a, b in zip(before, same.get_weights()))
-  other = models.build_classifier(configs.TrainingConfig(**dict(E2E_TRAINING, width=8)))
+  other = models.build_model(configs.CLASSIFIER, configs.TrainingConfig(**dict(E2E_TRAINING, width=8)))
   assert not train.load_base_weights(other, pushed)
 
 
-def test_warm_start_wires_the_latest_blessed_model_into_the_trainers():
+def test_base_models_the_regressor_fine_tunes_the_classifier_and_warm_start_is_opt_in():
   from pipeline import pipeline
-  def trainer_inputs(warm):
+
+  def base_model_producers(warm):
     p = pipeline.create_pipeline(pipeline_name="p", pipeline_root="/r", data_root="/d", dataset="utkface",
                                  serving_root="/s", training=configs.TrainingConfig(warm_start=warm))
-    return {c.id: set(c.inputs) for c in p.components if c.id.endswith("_trainer")}
-  assert all("base_model" in inputs for inputs in trainer_inputs(True).values())
-  assert not any("base_model" in inputs for inputs in trainer_inputs(False).values())
+    return {c.id: c.inputs["base_model"].producer_component_id if "base_model" in c.inputs else None
+            for c in p.components if c.id.endswith("_trainer")}
+  assert base_model_producers(False) == {"classifier_trainer": None, "regressor_trainer": "classifier_trainer"}
+  assert base_model_producers(True) == {"classifier_trainer": "latest_blessed_classifier_resolver",
+                                        "regressor_trainer": "classifier_trainer"}

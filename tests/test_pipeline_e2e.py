@@ -101,7 +101,7 @@ def test_a_worse_model_is_not_blessed_and_serving_keeps_the_previous_version(e2e
   serving = {m: sorted(os.listdir(os.path.join(first["serving_root"], m))) for m in configs.MODELS}
   worse = local_runner.run_local(
       data_root=first["data_root"], dataset="utkface", home=str(home),
-      training=configs.TrainingConfig(**dict(E2E_TRAINING, epochs=0)), thresholds=configs.SMOKE_THRESHOLDS)
+      training=configs.TrainingConfig(**dict(E2E_TRAINING, epochs=0, regressor_epochs=0)), thresholds=configs.SMOKE_THRESHOLDS)
   states = {c["id"]: c["state"] for c in worse["components"]}
   assert states["classifier_trainer"] == "COMPLETE" and states["Transform"] == "CACHED"
   for model in worse["models"]:

@@ -14,14 +14,15 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from pipeline import configs
-from trainer import images
+from pipeline.configs import TrainingConfig
+from trainer import images, models
 
 SERVING_DEFAULT = "serving_default"
 SERVING_EXAMPLES = "serving_examples"
 TRANSFORM_FEATURES = "transform_features"
-# The Keras weights ride along in the SavedModel's assets.extra (which TF Serving ignores), so a
-# later run can warm-start from a blessed model.
-KERAS_WEIGHTS = os.path.join("assets.extra", "keras_model.weights.h5")
+# The trained weights are the SavedModel's own variables (the Keras model is tracked as `model`), so a
+# later run warm-starts from them with an object-based checkpoint read: no second copy is saved.
+VARIABLES = os.path.join("variables", "variables")
 IMAGES_INPUT = "images"
 EXAMPLES_INPUT = "examples"
 
@@ -29,16 +30,18 @@ EXAMPLES_INPUT = "examples"
 class ServingModule(tf.Module):
   """Wraps the trained Keras model and the Transform graph into the serving signatures."""
 
-  def __init__(self, model: keras.Model, tf_transform_output: tft.TFTransformOutput, image_size: int):
+  def __init__(self, model: keras.Model, tf_transform_output: tft.TFTransformOutput, model_name: str,
+               cfg: TrainingConfig):
     super().__init__()
     self.model = model
     self.tft_layer = tf_transform_output.transform_features_layer()
     self._raw_feature_spec = tf_transform_output.raw_feature_spec()
-    self._image_size = image_size
+    self._cfg = cfg
+    self._outputs = models.EXPORTED_OUTPUTS[model_name]
 
   def _predict(self, encoded_images):
-    outputs = self.model(images.decode_images(encoded_images, self._image_size), training=False)
-    return {name: tf.identity(value, name=name) for name, value in outputs.items()}
+    return predict(self.model, images.decode_images(encoded_images, self._cfg.image_size), self._cfg,
+                   self._outputs)
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGES_INPUT)])
   def serve_images(self, images_bytes):
@@ -57,15 +60,22 @@ class ServingModule(tf.Module):
     return transformed
 
 
-def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
-                         image_size: int, export_dir: str) -> None:
-  module = ServingModule(model, tf_transform_output, image_size)
+def predict(model: keras.Model, batch: tf.Tensor, cfg: TrainingConfig, outputs) -> dict:
+  """The named outputs for a batch of decoded images; with cfg.test_time_flip, the average of the
+  predictions for the images and their mirror images."""
+  predictions = model(batch, training=False)
+  if cfg.test_time_flip:
+    mirrored = model(tf.image.flip_left_right(batch), training=False)
+    predictions = {name: (predictions[name] + mirrored[name]) / 2.0 for name in outputs}
+  return {name: tf.identity(predictions[name], name=name) for name in outputs}
+
+
+def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput, model_name: str,
+                         cfg: TrainingConfig, export_dir: str) -> None:
+  module = ServingModule(model, tf_transform_output, model_name, cfg)
   signatures = {
       SERVING_DEFAULT: module.serve_images.get_concrete_function(),
       SERVING_EXAMPLES: module.serve_examples.get_concrete_function(),
       TRANSFORM_FEATURES: module.transform_features.get_concrete_function(),
   }
   tf.saved_model.save(module, export_dir, signatures=signatures)
-  weights = os.path.join(export_dir, KERAS_WEIGHTS)
-  tf.io.gfile.makedirs(os.path.dirname(weights))
-  model.save_weights(weights)

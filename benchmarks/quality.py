@@ -1,0 +1,145 @@
+"""Quality report of the shipped models on the pipeline's held-out test split of the real UTKFace data.
+
+  .venv/bin/python benchmarks/quality.py [--models models] [--data UTKFace folder or fdp ingest output]
+
+Writes benchmarks/results/quality.json (the `fdp evaluate` reports of both models, the age-bucket
+confusion matrix, MAE by true age, sizes, the targets and whether each is met) and three plots:
+quality_confusion.png, quality_mae_by_age.png, quality_by_group.png.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pipeline import configs, evaluate  # noqa: E402
+
+DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+SHIPPED_MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+AGE_BINS = [(0, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 80), (80, 90), (90, 117)]
+TARGETS = {"gender_accuracy": (">=", 0.96), "age_bucket_accuracy": (">=", 0.86), "age_mae": ("<=", 5.0),
+           "saved_model_mb": ("<=", 5.0)}
+
+
+def folder_mb(path: str) -> float:
+  return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files) / 2 ** 20
+
+
+def confusion_matrix(true_buckets, predicted_buckets) -> list:
+  n = len(configs.AGE_BUCKETS)
+  matrix = np.zeros((n, n), dtype=int)
+  np.add.at(matrix, (true_buckets, predicted_buckets), 1)
+  return matrix.tolist()
+
+
+def mae_by_age(ages, predicted_ages) -> list:
+  rows = []
+  for low, high in AGE_BINS:
+    rows_in = (ages >= low) & (ages < high)
+    if rows_in.any():
+      rows.append({"ages": f"{low}-{high - 1}", "n": int(rows_in.sum()),
+                   "mae": float(np.abs(predicted_ages[rows_in] - ages[rows_in]).mean()),
+                   "mean_error": float((predicted_ages[rows_in] - ages[rows_in]).mean())})
+  return rows
+
+
+def plot(report: dict, out_dir: str) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  matrix = np.array(report["age_bucket_confusion"])
+  shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+  fig, ax = plt.subplots(figsize=(5.5, 4.5))
+  ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+  for (i, j), count in np.ndenumerate(matrix):
+    ax.text(j, i, f"{count}\n{shares[i, j]:.0%}", ha="center", va="center", fontsize=8,
+            color="white" if shares[i, j] > 0.5 else "black")
+  ax.set_xticks(range(len(configs.AGE_BUCKETS)), configs.AGE_BUCKETS)
+  ax.set_yticks(range(len(configs.AGE_BUCKETS)), configs.AGE_BUCKETS)
+  ax.set_xlabel("predicted age bucket")
+  ax.set_ylabel("true age bucket")
+  ax.set_title(f"Age bucket, test split: accuracy {report['classifier']['overall']['age_bucket_accuracy']:.3f}")
+  fig.tight_layout()
+  fig.savefig(os.path.join(out_dir, "quality_confusion.png"), dpi=110)
+
+  rows = report["mae_by_age"]
+  fig, ax = plt.subplots(figsize=(7, 3.8))
+  ax.bar([r["ages"] for r in rows], [r["mae"] for r in rows], color="#4c72b0", label="MAE")
+  ax.plot([r["ages"] for r in rows], [r["mean_error"] for r in rows], "o-", color="#dd8452",
+          label="mean error (prediction - truth)")
+  ax.axhline(0, color="grey", linewidth=0.5)
+  for i, r in enumerate(rows):
+    ax.text(i, r["mae"] + 0.3, f"n={r['n']}", ha="center", fontsize=7)
+  ax.set_xlabel("true age")
+  ax.set_ylabel("years")
+  ax.set_title(f"Age regressor, test split: MAE {report['regressor']['overall']['age_mae']:.2f} years")
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(os.path.join(out_dir, "quality_mae_by_age.png"), dpi=110)
+
+  groups = [f"{configs.GENDER_KEY}={i}" for i in range(2)] + [f"{configs.RACE_KEY}={i}" for i in range(5)]
+  names = list(configs.GENDERS) + list(configs.RACES)
+  fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+  x = np.arange(len(groups))
+  for offset, metric in ((-0.2, "gender_accuracy"), (0.2, "age_bucket_accuracy")):
+    left.bar(x + offset, [report["classifier"]["slices"][g][metric] for g in groups], 0.4,
+             label=metric.replace("_", " "))
+  left.set_ylim(0.5, 1.0)
+  left.set_xticks(x, names, rotation=30)
+  left.set_title("Classifier accuracy by group (test split)")
+  left.legend(fontsize=8, loc="lower left")
+  right.bar(x, [report["regressor"]["slices"][g]["age_mae"] for g in groups], color="#55a868")
+  right.set_xticks(x, names, rotation=30)
+  right.set_ylabel("MAE (years)")
+  right.set_title("Regressor MAE by group (test split)")
+  fig.tight_layout()
+  fig.savefig(os.path.join(out_dir, "quality_by_group.png"), dpi=110)
+
+
+def build_report(models_dir: str, data: str, split: str) -> dict:
+  examples = evaluate.read_split(data, split)
+  reports, predictions = {}, {}
+  for kind in configs.MODELS:
+    model_dir, loaded = evaluate.load_model(os.path.join(models_dir, kind))
+    predictions[kind] = evaluate.predict(loaded, examples[configs.IMAGE_KEY])
+    reports[kind] = evaluate.evaluate(model_dir, data, split, examples=examples)
+    reports[kind]["saved_model_mb"] = round(folder_mb(model_dir), 2)
+  ages = examples[configs.AGE_KEY]
+  measured = {"gender_accuracy": reports[configs.CLASSIFIER]["overall"]["gender_accuracy"],
+              "age_bucket_accuracy": reports[configs.CLASSIFIER]["overall"]["age_bucket_accuracy"],
+              "age_mae": reports[configs.REGRESSOR]["overall"]["age_mae"],
+              "saved_model_mb": max(r["saved_model_mb"] for r in reports.values())}
+  return {
+      "split": split, "n": int(len(ages)),
+      "classifier": reports[configs.CLASSIFIER], "regressor": reports[configs.REGRESSOR],
+      "age_bucket_confusion": confusion_matrix(
+          evaluate.age_buckets(ages), predictions[configs.CLASSIFIER][configs.AGE_BUCKET_KEY].argmax(axis=-1)),
+      "mae_by_age": mae_by_age(ages, predictions[configs.REGRESSOR][configs.AGE_KEY][:, 0]),
+      "targets": {name: {"target": f"{op} {value}", "measured": round(measured[name], 4),
+                         "met": measured[name] >= value if op == ">=" else measured[name] <= value}
+                  for name, (op, value) in TARGETS.items()},
+  }
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--models", default=SHIPPED_MODELS, help="a folder with classifier/ and regressor/")
+  parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
+  parser.add_argument("--split", default="test")
+  parser.add_argument("--out", default=RESULTS)
+  args = parser.parse_args()
+  report = build_report(args.models, args.data, args.split)
+  os.makedirs(args.out, exist_ok=True)
+  with open(os.path.join(args.out, "quality.json"), "w") as f:
+    json.dump(report, f, indent=2)
+  plot(report, args.out)
+  print(json.dumps(report["targets"], indent=2))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,120 @@
+"""`fdp evaluate`: an exported model's metrics on one split of a data folder, overall and per slice.
+
+The split is the pipeline's own: the folder is ingested as ExampleGen does it (same dedup, same
+content-hash split), unless it already is `fdp ingest` output. The model is called through its
+`serving_default` signature (encoded images in, as TF Serving is called) and its kind is read from
+that signature's outputs: {age_bucket, gender} -> classifier, {age} -> regressor.
+"""
+import glob
+import os
+import tempfile
+from typing import Dict, Optional
+
+import numpy as np
+
+from pipeline import configs
+
+SLICE_FEATURES = (configs.GENDER_KEY, configs.RACE_KEY, configs.AGE_BUCKET_KEY)
+BATCH_SIZE = 64
+
+
+def read_split(data: str, split: str = "test", dataset: Optional[str] = None) -> Dict[str, np.ndarray]:
+  """Encoded images and labels of one split: {image, age, gender, race (-1 if absent), sha256}."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from components import ingest, ingest_job  # pylint: disable=g-import-not-at-top
+  if not os.path.exists(os.path.join(data, ingest.REPORT_FILE)):
+    with tempfile.TemporaryDirectory(prefix="fdp-evaluate-") as ingested:
+      ingest_job.run_ingest(dataset or configs.UTKFACE, data, ingested, show_progress=False)
+      return read_split(ingested, split)
+  files = sorted(glob.glob(os.path.join(data, ingest.split_dir(split), "*")))
+  if not files:
+    raise ValueError(f"{data!r} has no {split!r} split")
+  spec = {configs.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
+          configs.AGE_KEY: tf.io.FixedLenFeature([], tf.int64),
+          configs.GENDER_KEY: tf.io.FixedLenFeature([], tf.int64),
+          configs.RACE_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+          configs.SHA256_KEY: tf.io.FixedLenFeature([], tf.string)}
+  columns = {name: [] for name in spec}
+  for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+    for name, value in tf.io.parse_single_example(record, spec).items():
+      columns[name].append(value.numpy())
+  # A fixed order (by content hash), whatever order the runner wrote the records in.
+  order = np.argsort(np.array(columns[configs.SHA256_KEY]))
+  return {name: np.array(values, dtype=object if name in (configs.IMAGE_KEY, configs.SHA256_KEY) else None)[order]
+          for name, values in columns.items()}
+
+
+def load_model(model_dir: str):
+  """A SavedModel folder, or a model's base folder (its highest numeric version is taken)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if not os.path.exists(os.path.join(model_dir, "saved_model.pb")):
+    versions = [v for v in os.listdir(model_dir) if v.isdigit()] if os.path.isdir(model_dir) else []
+    if not versions:
+      raise ValueError(f"{model_dir!r} is neither a SavedModel nor a folder of numbered versions")
+    model_dir = os.path.join(model_dir, max(versions, key=int))
+  return model_dir, tf.saved_model.load(model_dir)
+
+
+def model_kind(loaded) -> str:
+  outputs = set(loaded.signatures["serving_default"].structured_outputs)
+  if {configs.AGE_BUCKET_KEY, configs.GENDER_KEY} <= outputs:
+    return configs.CLASSIFIER
+  if configs.AGE_KEY in outputs:
+    return configs.REGRESSOR
+  raise ValueError(f"not a face-demographics model: serving_default outputs {sorted(outputs)}")
+
+
+def predict(loaded, encoded_images, batch_size: int = BATCH_SIZE) -> Dict[str, np.ndarray]:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  serve = loaded.signatures["serving_default"]
+  batches = [serve(images=tf.constant(list(encoded_images[i:i + batch_size]), tf.string))
+             for i in range(0, len(encoded_images), batch_size)]
+  return {name: np.concatenate([b[name].numpy() for b in batches]) for name in batches[0]}
+
+
+def age_buckets(ages: np.ndarray) -> np.ndarray:
+  return np.minimum(np.asarray(ages) // configs.AGE_BUCKET_WIDTH, len(configs.AGE_BUCKETS) - 1).astype(int)
+
+
+def metrics(kind: str, predictions: Dict[str, np.ndarray], labels: Dict[str, np.ndarray]) -> dict:
+  """The model's headline metrics over whatever rows it is given."""
+  if kind == configs.CLASSIFIER:
+    female = predictions[configs.GENDER_KEY][:, 0] > 0.5
+    bucket = predictions[configs.AGE_BUCKET_KEY].argmax(axis=-1)
+    return {"gender_accuracy": float(np.mean(female == (labels[configs.GENDER_KEY] == 1))),
+            "age_bucket_accuracy": float(np.mean(bucket == age_buckets(labels[configs.AGE_KEY])))}
+  return {"age_mae": float(np.mean(np.abs(predictions[configs.AGE_KEY][:, 0] - labels[configs.AGE_KEY])))}
+
+
+def slice_rows(labels: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+  """'feature=value' -> row mask, for gender, race (when present) and age bucket."""
+  columns = {configs.GENDER_KEY: labels[configs.GENDER_KEY], configs.RACE_KEY: labels[configs.RACE_KEY],
+             configs.AGE_BUCKET_KEY: age_buckets(labels[configs.AGE_KEY])}
+  return {f"{feature}={value}": columns[feature] == value
+          for feature in SLICE_FEATURES for value in np.unique(columns[feature]) if value >= 0}
+
+
+def evaluate(model_dir: str, data: str, split: str = "test", dataset: Optional[str] = None,
+             examples: Optional[Dict[str, np.ndarray]] = None) -> dict:
+  """{model, kind, split, n, overall, slices}; `examples` (from read_split) skips re-reading `data`."""
+  model_dir, loaded = load_model(model_dir)
+  kind = model_kind(loaded)
+  labels = examples if examples is not None else read_split(data, split, dataset)
+  predictions = predict(loaded, labels[configs.IMAGE_KEY])
+  slices = {}
+  for name, rows in slice_rows(labels).items():
+    sliced = {k: v[rows] for k, v in labels.items()}
+    slices[name] = dict(n=int(rows.sum()), **metrics(kind, {k: v[rows] for k, v in predictions.items()}, sliced))
+  return {"model": model_dir, "kind": kind, "split": split, "n": int(len(labels[configs.AGE_KEY])),
+          "overall": metrics(kind, predictions, labels), "slices": slices}
+
+
+def format_report(report: dict) -> str:
+  """A plain-text table: one row per slice."""
+  names = list(report["overall"])
+  lines = [f"{report['kind']} {report['model']} on the {report['split']} split ({report['n']} images)",
+           f"{'slice':16s}{'n':>7s}" + "".join(f"{n:>22s}" for n in names),
+           f"{'overall':16s}{report['n']:7d}" + "".join(f"{report['overall'][n]:22.4f}" for n in names)]
+  for name, values in report["slices"].items():
+    lines.append(f"{name:16s}{values['n']:7d}" + "".join(f"{values[n]:22.4f}" for n in names))
+  return "\n".join(lines)
