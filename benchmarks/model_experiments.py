@@ -124,13 +124,29 @@ def save(result: dict) -> None:
     json.dump(results, f, indent=2)
 
 
+def markdown_table() -> str:
+  """The recorded experiments as a Markdown table (eval split, with the test-time mirror image)."""
+  rows = ["| experiment | model | change | epochs | train min | img/s | gender acc | age-bucket acc | "
+          "bucket from age | age MAE |", "|---|---|---|---|---|---|---|---|---|---|"]
+  for r in json.load(open(RESULTS))["experiments"]:
+    e = r["eval"]["tta"]
+    rows.append(f"| {r['name']} | {r['model']} | {r['what']} | {r['epochs']} | {r['train_seconds'] / 60:.1f} | "
+                f"{r['images_per_second']:.0f} | {e['gender_accuracy']:.3f} | {e['age_bucket_accuracy']:.3f} | "
+                f"{e['age_bucket_accuracy_from_age']:.3f} | {e['age_mae']:.2f} |")
+  return "\n".join(rows)
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("names", nargs="*")
   parser.add_argument("--records", default=os.path.join("/tmp", "fdp-utkface-records"))
   parser.add_argument("--epochs", type=int, help="override every experiment's epochs")
   parser.add_argument("--list", action="store_true")
+  parser.add_argument("--table", action="store_true", help="print the recorded results as a Markdown table")
   args = parser.parse_args(argv)
+  if args.table:
+    print(markdown_table())
+    return
   if args.list or not args.names:
     for name, (model_name, changes, what) in EXPERIMENTS.items():
       print(f"{name:32s} {model_name:10s} {what} {changes}")

@@ -5,10 +5,11 @@ per-component wall time, peak RSS of the run (the process and its children), Tra
 the evaluation metrics, and a baseline measured in the same run: a plain Keras `fit` of the same
 model on the same transformed TFRecords, no TFX around it.
 
-Goals (issue 2): both models <= 60 min and <= 8 GB RAM on a 2-core machine; Trainer throughput
->= 0.9x the plain fit.
+Goals: the whole run (both models) <= 90 min (issue 6; issue 2 asked <= 60 min of a smaller model)
+and <= 8 GB RAM on a 2-core machine; Trainer throughput >= 0.9x the plain fit.
 
-  .venv/bin/python benchmarks/pipeline_full.py [--data DIR] [--home DIR] [--epochs N] [--baseline-steps N]
+  .venv/bin/python benchmarks/pipeline_full.py [--data DIR] [--home DIR] [--epochs N] [--regressor-epochs N]
+      [--baseline-steps N]
 """
 import argparse
 import glob
@@ -82,6 +83,7 @@ def main():
   parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
   parser.add_argument("--home", default=None, help="default: a new temporary folder")
   parser.add_argument("--epochs", type=int, default=None)
+  parser.add_argument("--regressor-epochs", type=int, default=None)
   parser.add_argument("--baseline-steps", type=int, default=150)
   parser.add_argument("--out", default=os.path.join(RESULTS, "pipeline_full.json"))
   args = parser.parse_args()
@@ -89,8 +91,9 @@ def main():
   import dataclasses  # pylint: disable=g-import-not-at-top
   from pipeline import configs, local_runner  # pylint: disable=g-import-not-at-top
   training = configs.TrainingConfig()
-  if args.epochs:
-    training = dataclasses.replace(training, epochs=args.epochs)
+  for field in ("epochs", "regressor_epochs"):
+    if getattr(args, field) is not None:
+      training = dataclasses.replace(training, **{field: getattr(args, field)})
   home = args.home or tempfile.mkdtemp(prefix="fdp-bench-")
   rss = PeakRss()
   rss.start()
@@ -114,7 +117,7 @@ def main():
         "epochs_run": len(history["epochs"]), "images_per_second_median_epoch": pipeline_ips,
         "plain_keras_fit_images_per_second": baseline_ips, "ratio_vs_plain_fit": pipeline_ips / baseline_ips}
   result["goals"] = {
-      "wall_minutes<=60": wall / 60 <= 60, "peak_rss_gb<=8": rss.peak / 2**30 <= 8,
+      "wall_minutes<=90": wall / 60 <= 90, "peak_rss_gb<=8": rss.peak / 2**30 <= 8,
       "throughput_ratio>=0.9": all(t["ratio_vs_plain_fit"] >= 0.9 for t in result["trainers"].values())}
   os.makedirs(os.path.dirname(args.out), exist_ok=True)
   with open(args.out, "w") as f:

@@ -17,9 +17,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pipeline import configs, evaluate  # noqa: E402
 
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-SHIPPED_MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
+RESULTS = os.path.join(REPO, "benchmarks", "results")
 AGE_BINS = [(0, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 80), (80, 90), (90, 117)]
 TARGETS = {"gender_accuracy": (">=", 0.96), "age_bucket_accuracy": (">=", 0.86), "age_mae": ("<=", 5.0),
            "saved_model_mb": ("<=", 5.0)}
@@ -101,6 +101,41 @@ def plot(report: dict, out_dir: str) -> None:
   fig.savefig(os.path.join(out_dir, "quality_by_group.png"), dpi=110)
 
 
+def headline_table(report: dict) -> str:
+  rows = ["| metric (test split, %d images) | target | measured | met |" % report["n"], "|---|---|---|---|"]
+  formats = {"gender_accuracy": "{:.3f}", "age_bucket_accuracy": "{:.3f}", "age_mae": "{:.2f} years",
+             "saved_model_mb": "{:.2f} MB"}
+  for name, t in report["targets"].items():
+    rows.append(f"| {name.replace('_', ' ')} | {t['target']} | {formats[name].format(t['measured'])} | "
+                f"{'yes' if t['met'] else '**no**'} |")
+  return "\n".join(rows)
+
+
+def slices_table(report: dict) -> str:
+  rows = ["| slice | images | gender accuracy | age-bucket accuracy | age MAE (years) |", "|---|---|---|---|---|"]
+  classifier, regressor = report[configs.CLASSIFIER], report[configs.REGRESSOR]
+  names = ["overall"] + list(classifier["slices"])
+  for name in names:
+    c = classifier["overall"] if name == "overall" else classifier["slices"][name]
+    r = regressor["overall"] if name == "overall" else regressor["slices"][name]
+    label = name if name == "overall" else evaluate.slice_label(name)
+    n = report["n"] if name == "overall" else c["n"]
+    rows.append(f"| {label} | {n} | {c['gender_accuracy']:.3f} | {c['age_bucket_accuracy']:.3f} | {r['age_mae']:.2f} |")
+  return "\n".join(rows)
+
+
+def update_block(path: str, name: str, content: str) -> None:
+  """Replaces the text between `<!-- name:begin -->` and `<!-- name:end -->` in a Markdown file."""
+  begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+  with open(path) as f:
+    text = f.read()
+  if begin not in text or end not in text:
+    raise ValueError(f"{path} has no {begin} ... {end} block")
+  head, rest = text.split(begin, 1)
+  with open(path, "w") as f:
+    f.write(head + begin + "\n" + content + "\n" + end + rest.split(end, 1)[1])
+
+
 def build_report(models_dir: str, data: str, split: str) -> dict:
   examples = evaluate.read_split(data, split)
   reports, predictions = {}, {}
@@ -128,17 +163,23 @@ def build_report(models_dir: str, data: str, split: str) -> dict:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--models", default=SHIPPED_MODELS, help="a folder with classifier/ and regressor/")
+  parser.add_argument("--models", default=configs.SHIPPED_MODELS_DIR, help="a folder with classifier/ and regressor/")
   parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
   parser.add_argument("--split", default="test")
   parser.add_argument("--out", default=RESULTS)
+  parser.add_argument("--update-docs", action="store_true",
+                      help="rewrite the generated tables in README.md and docs/model_card.md")
   args = parser.parse_args()
   report = build_report(args.models, args.data, args.split)
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "quality.json"), "w") as f:
     json.dump(report, f, indent=2)
   plot(report, args.out)
-  print(json.dumps(report["targets"], indent=2))
+  if args.update_docs:
+    for doc in ("README.md", os.path.join("docs", "model_card.md")):
+      update_block(os.path.join(REPO, doc), "quality-headline", headline_table(report))
+    update_block(os.path.join(REPO, "docs", "model_card.md"), "quality-slices", slices_table(report))
+  print(headline_table(report))
 
 
 if __name__ == "__main__":

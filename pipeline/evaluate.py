@@ -109,12 +109,22 @@ def evaluate(model_dir: str, data: str, split: str = "test", dataset: Optional[s
           "overall": metrics(kind, predictions, labels), "slices": slices}
 
 
+SLICE_VALUE_NAMES = {configs.GENDER_KEY: configs.GENDERS, configs.RACE_KEY: configs.RACES,
+                     configs.AGE_BUCKET_KEY: configs.AGE_BUCKETS}
+
+
+def slice_label(name: str) -> str:
+  """'race=1' -> 'race=1 black'."""
+  feature, value = name.split("=")
+  return f"{name} {SLICE_VALUE_NAMES[feature][int(value)]}"
+
+
 def format_report(report: dict) -> str:
   """A plain-text table: one row per slice."""
   names = list(report["overall"])
   lines = [f"{report['kind']} {report['model']} on the {report['split']} split ({report['n']} images)",
-           f"{'slice':16s}{'n':>7s}" + "".join(f"{n:>22s}" for n in names),
-           f"{'overall':16s}{report['n']:7d}" + "".join(f"{report['overall'][n]:22.4f}" for n in names)]
+           f"{'slice':20s}{'n':>7s}" + "".join(f"{n:>22s}" for n in names),
+           f"{'overall':20s}{report['n']:7d}" + "".join(f"{report['overall'][n]:22.4f}" for n in names)]
   for name, values in report["slices"].items():
-    lines.append(f"{name:16s}{values['n']:7d}" + "".join(f"{values[n]:22.4f}" for n in names))
+    lines.append(f"{slice_label(name):20s}{values['n']:7d}" + "".join(f"{values[n]:22.4f}" for n in names))
   return "\n".join(lines)

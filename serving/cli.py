@@ -14,7 +14,9 @@ REST_PORT, GRPC_PORT = 8501, 8500  # serving/config.py's; repeated here so --hel
 
 def cmd_serve(args) -> int:
   from serving import server as server_lib  # pylint: disable=g-import-not-at-top
-  model_config = server_lib.build_model_config(args.model_config, args.model_base_dir)
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  base_dir = args.model_base_dir or (None if args.model_config else configs.SHIPPED_MODELS_DIR)
+  model_config = server_lib.build_model_config(args.model_config, base_dir)
   options = server_lib.batching_options(args.batching_parameters, enabled=not args.no_batching)
   server = server_lib.ModelServer(model_config, rest_port=args.rest_port, grpc_port=args.grpc_port,
                                   host=args.host, batching_options=options,
@@ -55,9 +57,10 @@ def cmd_predict(args) -> int:
 
 def register(subparsers) -> None:
   serve = subparsers.add_parser("serve", help="serve the pushed models with TF Serving's REST and gRPC APIs")
-  source = serve.add_mutually_exclusive_group(required=True)
+  source = serve.add_mutually_exclusive_group()
   source.add_argument("--model-config", help="TF Serving's models.config (ModelServerConfig text proto)")
-  source.add_argument("--model-base-dir", help="a serving root: one folder per model, numbered versions inside")
+  source.add_argument("--model-base-dir", help="a serving root: one folder per model, numbered versions inside "
+                      "(default: the trained models shipped in the repository's models/)")
   serve.add_argument("--rest-port", type=int, default=REST_PORT, help="0: a free port")
   serve.add_argument("--grpc-port", type=int, default=GRPC_PORT, help="0: a free port")
   serve.add_argument("--host", default="0.0.0.0")

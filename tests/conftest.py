@@ -30,6 +30,16 @@ def wiki_mat() -> pathlib.Path:
   return _require(WIKI_MAT)
 
 
+@pytest.fixture(scope="session")
+def utkface_records(tmp_path_factory) -> pathlib.Path:
+  """The whole real UTKFace folder through `fdp ingest` (the pipeline's dedup and content-hash
+  split), once per session."""
+  from components import ingest_job
+  out = tmp_path_factory.mktemp("utkface-records")
+  ingest_job.run_ingest("utkface", str(_require(UTKFACE_DIR)), str(out), show_progress=False)
+  return out
+
+
 def real_utkface_subset(count: int, dest: pathlib.Path) -> pathlib.Path:
   """A folder of `count` real UTKFace files (symlinks; every k-th well-formed name, so all ages,
   genders and races appear)."""

@@ -66,7 +66,7 @@ def test_warm_start_loads_the_pushed_weights_only_into_the_same_architecture(e2e
   before = [w.copy() for w in same.get_weights()]
   assert train.load_base_weights(same, pushed)
   assert any(not np.array_equal(a, b) for a, b in zip(before, same.get_weights()))
-  other = models.build_model(configs.CLASSIFIER, configs.TrainingConfig(**dict(E2E_TRAINING, width=8)))
+  other = models.build_model(configs.CLASSIFIER, configs.TrainingConfig(**dict(E2E_TRAINING, width=16)))
   assert not train.load_base_weights(other, pushed)
 
 

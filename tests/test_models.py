@@ -7,7 +7,7 @@ import numpy as np
 from pipeline import configs
 from trainer import models
 
-CFG = configs.TrainingConfig(image_size=48, width=8, batch_size=8, epochs=1)
+CFG = configs.TrainingConfig(image_size=48, width=16, batch_size=8, epochs=1)
 
 
 def _images(n):
@@ -60,3 +60,9 @@ def test_training_reduces_the_loss_on_learnable_data():
   model = models.build_model(configs.CLASSIFIER, dataclasses.replace(CFG, epochs=8), steps_per_epoch=8)
   history = model.fit(x, _labels(ages, (ages // 20) % 2), epochs=8, batch_size=8, verbose=0).history["loss"]
   assert history[-1] < 0.8 * history[0], history
+
+
+def test_a_width_the_cpu_kernels_cannot_train_is_refused():
+  import pytest
+  with pytest.raises(ValueError, match="width must be at least 16"):
+    configs.TrainingConfig(width=8)

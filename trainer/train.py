@@ -166,7 +166,7 @@ def train_and_export(model_name: str, cfg: TrainingConfig, train_files, eval_fil
   throughput = ThroughputLogger(num_train)
   callbacks = [
       throughput,
-      keras.callbacks.EarlyStopping(monitor=models.SELECTION_METRIC[model_name], patience=5,
+      keras.callbacks.EarlyStopping(monitor=models.SELECTION_METRIC[model_name], mode="min", patience=5,
                                     restore_best_weights=True),
       keras.callbacks.TensorBoard(log_dir=os.path.join(model_run_dir, "logs")),
   ]

@@ -1,0 +1,108 @@
+"""The trained models shipped in models/: `fdp evaluate` re-computes, on the real held-out test split,
+the figures that the quality report (benchmarks/results/quality.json), README.md and the model card
+publish; the models are small, and `fdp serve` / `fdp predict` use them on a fresh clone."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import configs, evaluate
+from tests.conftest import REPO, UTKFACE_DIR
+
+REPORT = REPO / "benchmarks" / "results" / "quality.json"
+JPEG = UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg"  # a 26-year-old woman
+# CPU float differences may flip a borderline prediction or two: that much slack, no more.
+TOLERANCE = {"gender_accuracy": 0.002, "age_bucket_accuracy": 0.002, "age_mae": 0.01}
+
+
+def _fdp(*args, **kwargs):
+  return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=REPO, capture_output=True,
+                        text=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def reported():
+  with open(REPORT) as f:
+    return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def evaluated(utkface_records):
+  reports = {}
+  for kind in configs.MODELS:
+    result = _fdp("evaluate", "--model", os.path.join(configs.SHIPPED_MODELS_DIR, kind),
+                  "--data", str(utkface_records), "--split", "test", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    reports[kind] = json.loads(result.stdout)
+  return reports
+
+
+def test_fdp_evaluate_reproduces_the_reported_figures(evaluated, reported):
+  for kind in configs.MODELS:
+    got, published = evaluated[kind], reported[kind]
+    assert got["kind"] == kind and got["split"] == "test"
+    assert got["n"] == published["n"] == 2298
+    assert set(got["overall"]) == set(published["overall"]) != set()
+    for metric, value in published["overall"].items():
+      assert got["overall"][metric] == pytest.approx(value, abs=TOLERANCE[metric]), (kind, metric)
+    assert set(got["slices"]) == set(published["slices"])
+    assert {s for s in got["slices"] if s.startswith("race=")} == {f"race={r}" for r in range(5)}
+    for name, values in published["slices"].items():
+      assert got["slices"][name]["n"] == values["n"]
+      for metric in published["overall"]:
+        slack = TOLERANCE[metric] * 100 if metric == "age_mae" else 2.0 / values["n"]  # two images
+        assert got["slices"][name][metric] == pytest.approx(values[metric], abs=slack), (kind, name, metric)
+
+
+def test_the_readme_and_the_model_card_publish_the_report(reported):
+  headline = [f"{reported['classifier']['overall']['gender_accuracy']:.3f}",
+              f"{reported['classifier']['overall']['age_bucket_accuracy']:.3f}",
+              f"{reported['regressor']['overall']['age_mae']:.2f}"]
+  for doc in (REPO / "README.md", REPO / "docs" / "model_card.md"):
+    text = doc.read_text()
+    for figure in headline:
+      assert figure in text, (doc.name, figure)
+  card = (REPO / "docs" / "model_card.md").read_text()
+  for race in range(5):  # the per-race gaps are shown
+    accuracy = reported["classifier"]["slices"][f"race={race}"]["gender_accuracy"]
+    assert f"{accuracy:.3f}" in card, (race, accuracy)
+
+
+def test_the_shipped_models_are_small(reported):
+  for kind in configs.MODELS:
+    versions = os.listdir(os.path.join(configs.SHIPPED_MODELS_DIR, kind))
+    assert len(versions) == 1 and versions[0].isdigit()
+    folder = os.path.join(configs.SHIPPED_MODELS_DIR, kind, versions[0])
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
+    assert size <= 5 * 2 ** 20, (kind, size)
+    assert reported[kind]["saved_model_mb"] == pytest.approx(size / 2 ** 20, abs=0.01)
+
+
+def test_fdp_serve_and_fdp_predict_use_the_shipped_models_by_default():
+  process = subprocess.Popen(
+      [sys.executable, "-m", "pipeline.cli", "serve", "--rest-port", "0", "--grpc-port", "0", "--host", "127.0.0.1"],
+      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+  try:
+    lines = []
+    for line in process.stdout:
+      lines.append(line)
+      if line.startswith("REST on"):
+        break
+    assert any(line.startswith(f"classifier: {configs.SHIPPED_MODELS_DIR}") for line in lines), lines
+    rest_port = re.search(r"REST on 127.0.0.1:(\d+)", lines[-1]).group(1)
+    result = _fdp("predict", str(JPEG), "--no-detect", "--json", "--server", f"127.0.0.1:{rest_port}", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    face = json.loads(result.stdout.splitlines()[0])["faces"][0]
+    direct = {kind: evaluate.predict(evaluate.load_model(os.path.join(configs.SHIPPED_MODELS_DIR, kind))[1],
+                                     [JPEG.read_bytes()]) for kind in configs.MODELS}
+    female = direct[configs.CLASSIFIER]["gender"][0, 0] > 0.5
+    assert face["gender"] == ("female" if female else "male")
+    assert face["age_bucket"] == configs.AGE_BUCKETS[int(direct[configs.CLASSIFIER]["age_bucket"][0].argmax())]
+    assert face["age"] == pytest.approx(float(direct[configs.REGRESSOR]["age"][0, 0]), abs=0.06)
+  finally:
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
