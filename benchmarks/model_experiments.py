@@ -6,6 +6,7 @@ some TrainingConfig fields changed, then scores the eval split. Results are merg
 benchmarks/results/model_experiments.json (one entry per experiment, re-running one replaces it).
 
   .venv/bin/python benchmarks/model_experiments.py --list
+  .venv/bin/python benchmarks/model_experiments.py --table [--update-readme]
   .venv/bin/python benchmarks/model_experiments.py dldl-96px-w24 [more names...] [--epochs N]
 
 The data is `fdp ingest`'s output (same dedup and content-hash split as the pipeline); it is
@@ -30,12 +31,10 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "m
 # name -> (model trained, TrainingConfig fields changed from the defaults, what the change is)
 EXPERIMENTS = {
     "resnet-64px-w24": (configs.CLASSIFIER, {"image_size": 64}, "residual backbone, multi-task heads, DLDL age, 64 px"),
-    "resnet-96px-w24": (configs.CLASSIFIER, {}, "same at 96 px"),
-    "resnet-96px-w32": (configs.CLASSIFIER, {"width": 32}, "wider (32)"),
-    "resnet-96px-w24-noaug": (configs.CLASSIFIER, {"augment": False}, "without rotation/zoom/shift/colour"),
-    "resnet-96px-w24-regressor": (configs.REGRESSOR, {}, "regressor loss weights (age first)"),
-    "resnet-128px-w24": (configs.CLASSIFIER, {"image_size": 128}, "128 px"),
-    "resnet-96px-w24-2blocks": (configs.CLASSIFIER, {"blocks_per_stage": 2}, "two blocks per stage"),
+    "resnet-64px-w24-noaug": (configs.CLASSIFIER, {"image_size": 64, "augment": False},
+                              "without rotation/zoom/shift/colour (mirror neither)"),
+    "resnet-64px-w16": (configs.CLASSIFIER, {"image_size": 64, "width": 16}, "narrower: width 16 (0.32 M parameters)"),
+    "resnet-96px-w24": (configs.CLASSIFIER, {"image_size": 96}, "96 px input"),
 }
 
 
@@ -125,14 +124,18 @@ def save(result: dict) -> None:
 
 
 def markdown_table() -> str:
-  """The recorded experiments as a Markdown table (eval split, with the test-time mirror image)."""
-  rows = ["| experiment | model | change | epochs | train min | img/s | gender acc | age-bucket acc | "
-          "bucket from age | age MAE |", "|---|---|---|---|---|---|---|---|---|---|"]
+  """The recorded experiments as a Markdown table (eval split; each metric without / with the
+  test-time mirror image)."""
+  rows = ["| experiment | change | epochs | train min | img/s | gender acc | age-bucket acc | "
+          "bucket from age | age MAE |", "|---|---|---|---|---|---|---|---|---|"]
   for r in json.load(open(RESULTS))["experiments"]:
-    e = r["eval"]["tta"]
-    rows.append(f"| {r['name']} | {r['model']} | {r['what']} | {r['epochs']} | {r['train_seconds'] / 60:.1f} | "
-                f"{r['images_per_second']:.0f} | {e['gender_accuracy']:.3f} | {e['age_bucket_accuracy']:.3f} | "
-                f"{e['age_bucket_accuracy_from_age']:.3f} | {e['age_mae']:.2f} |")
+    one, both = r["eval"]["single"], r["eval"]["tta"]
+
+    def pair(metric, digits=3):
+      return f"{one[metric]:.{digits}f} / {both[metric]:.{digits}f}"
+    rows.append(f"| {r['name']} | {r['what']} | {r['epochs']} | {r['train_seconds'] / 60:.1f} | "
+                f"{r['images_per_second']:.0f} | {pair('gender_accuracy')} | {pair('age_bucket_accuracy')} | "
+                f"{pair('age_bucket_accuracy_from_age')} | {pair('age_mae', 2)} |")
   return "\n".join(rows)
 
 
@@ -143,9 +146,13 @@ def main(argv=None):
   parser.add_argument("--epochs", type=int, help="override every experiment's epochs")
   parser.add_argument("--list", action="store_true")
   parser.add_argument("--table", action="store_true", help="print the recorded results as a Markdown table")
+  parser.add_argument("--update-readme", action="store_true", help="write that table into README.md")
   args = parser.parse_args(argv)
-  if args.table:
+  if args.table or args.update_readme:
     print(markdown_table())
+    if args.update_readme:
+      import quality  # pylint: disable=g-import-not-at-top  (benchmarks/quality.py, beside this script)
+      quality.update_block(os.path.join(quality.REPO, "README.md"), "experiments", markdown_table())
     return
   if args.list or not args.names:
     for name, (model_name, changes, what) in EXPERIMENTS.items():

@@ -75,6 +75,8 @@ def cmd_ingest(args) -> int:
 
 def cmd_evaluate(args) -> int:
   from pipeline import evaluate  # pylint: disable=g-import-not-at-top
+  if not os.path.isdir(args.data):
+    sys.exit(f"fdp evaluate: --data {args.data}: no such folder")
   try:
     report = evaluate.evaluate(args.model, args.data, split=args.split,
                                dataset=args.dataset or _detect_dataset(args.data))

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline import configs
+from trainer import models
 from tests.conftest import E2E_TRAINING, UTKFACE_DIR
 
 JPEG = UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg"  # a 26-year-old woman
@@ -59,15 +60,24 @@ def test_model_trained_with_the_configured_image_size(e2e_pipeline):
 
 
 def test_warm_start_loads_the_pushed_weights_only_into_the_same_architecture(e2e_pipeline):
-  from trainer import models, train
+  """The weights are read back from the SavedModel's own variables: the rebuilt Keras model then
+  predicts what the pushed model serves. A model of another width is left untouched."""
+  from trainer import export, images, train
   _, summary = e2e_pipeline
   pushed = next(m["pushed_path"] for m in summary["models"] if m["model"] == configs.CLASSIFIER)
-  same = models.build_model(configs.CLASSIFIER, configs.TrainingConfig(**E2E_TRAINING))
-  before = [w.copy() for w in same.get_weights()]
+  cfg = configs.TrainingConfig(**E2E_TRAINING)
+  same = models.build_model(configs.CLASSIFIER, cfg)
   assert train.load_base_weights(same, pushed)
-  assert any(not np.array_equal(a, b) for a, b in zip(before, same.get_weights()))
+  jpeg = JPEG.read_bytes()
+  rebuilt = export.predict(same, images.decode_images(tf.constant([jpeg]), cfg.image_size), cfg,
+                           models.EXPORTED_OUTPUTS[configs.CLASSIFIER])
+  served = tf.saved_model.load(pushed).signatures["serving_default"](images=tf.constant([jpeg]))
+  for name, value in served.items():
+    np.testing.assert_allclose(rebuilt[name].numpy(), value.numpy(), rtol=1e-4, atol=1e-5)
   other = models.build_model(configs.CLASSIFIER, configs.TrainingConfig(**dict(E2E_TRAINING, width=16)))
+  before = [w.copy() for w in other.get_weights()]
   assert not train.load_base_weights(other, pushed)
+  assert all(np.array_equal(a, b) for a, b in zip(before, other.get_weights()))
 
 
 def test_base_models_the_regressor_fine_tunes_the_classifier_and_warm_start_is_opt_in():
@@ -81,3 +91,17 @@ def test_base_models_the_regressor_fine_tunes_the_classifier_and_warm_start_is_o
   assert base_model_producers(False) == {"classifier_trainer": None, "regressor_trainer": "classifier_trainer"}
   assert base_model_producers(True) == {"classifier_trainer": "latest_blessed_classifier_resolver",
                                         "regressor_trainer": "classifier_trainer"}
+
+
+def test_a_face_and_its_mirror_image_get_the_same_prediction(e2e_pipeline):
+  """The exported graph averages each image with its mirror image (test-time augmentation), so a
+  mirrored face must be predicted exactly as the face is."""
+  _, summary = e2e_pipeline
+  image = tf.io.decode_jpeg(JPEG.read_bytes())
+  png, mirrored = (tf.io.encode_png(x).numpy() for x in (image, tf.image.flip_left_right(image)))
+  for model in summary["models"]:
+    serve = tf.saved_model.load(model["pushed_path"]).signatures["serving_default"]
+    outputs = serve(images=tf.constant([png, mirrored]))
+    assert set(outputs) == set(models.EXPORTED_OUTPUTS[model["model"]])
+    for name, value in outputs.items():
+      np.testing.assert_allclose(value.numpy()[0], value.numpy()[1], rtol=1e-4, atol=1e-4)

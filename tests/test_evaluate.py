@@ -1,0 +1,56 @@
+"""`fdp evaluate`'s pieces: metrics and slices on known arrays, the split read the pipeline's way, and
+clear errors. (The shipped models' figures are re-computed in test_shipped_models.py.)"""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pipeline import configs, evaluate
+from tests.conftest import REPO, real_utkface_subset
+
+
+def _labels(ages, genders, races):
+  return {configs.AGE_KEY: np.array(ages), configs.GENDER_KEY: np.array(genders), configs.RACE_KEY: np.array(races)}
+
+
+def test_classifier_and_regressor_metrics_on_known_predictions():
+  labels = _labels([10, 30, 60, 110], [0, 1, 1, 0], [0, 1, 2, -1])
+  classifier = {configs.GENDER_KEY: np.array([[0.1], [0.9], [0.2], [0.4]]),
+                configs.AGE_BUCKET_KEY: np.eye(5)[[0, 1, 1, 4]]}
+  assert evaluate.metrics(configs.CLASSIFIER, classifier, labels) == {
+      "gender_accuracy": 0.75, "age_bucket_accuracy": 0.75}
+  regressor = {configs.AGE_KEY: np.array([[12.0], [30.0], [50.0], [100.0]])}
+  assert evaluate.metrics(configs.REGRESSOR, regressor, labels) == {"age_mae": pytest.approx(5.5)}
+
+
+def test_slices_cover_gender_race_and_age_bucket_and_skip_a_missing_race():
+  rows = evaluate.slice_rows(_labels([10, 30, 60, 110], [0, 1, 1, 0], [0, 1, 2, -1]))
+  assert set(rows) == {"gender=0", "gender=1", "race=0", "race=1", "race=2",
+                       "age_bucket=0", "age_bucket=1", "age_bucket=2", "age_bucket=4"}
+  assert rows["gender=1"].tolist() == [False, True, True, False]
+  assert rows["age_bucket=4"].tolist() == [False, False, False, True]
+  assert evaluate.slice_label("race=3") == "race=3 indian"
+
+
+def test_a_raw_folder_is_split_as_the_pipeline_splits_it(tmp_path):
+  from components import ingest_job
+  folder = real_utkface_subset(300, tmp_path / "utkface")
+  ingest_job.run_ingest("utkface", str(folder), str(tmp_path / "ingested"), show_progress=False)
+  for split, _ in configs.SPLITS:
+    raw, ingested = evaluate.read_split(str(folder), split), evaluate.read_split(str(tmp_path / "ingested"), split)
+    assert list(raw[configs.SHA256_KEY]) == list(ingested[configs.SHA256_KEY]) != []
+    assert list(raw[configs.SHA256_KEY]) == sorted(raw[configs.SHA256_KEY])
+  with pytest.raises(ValueError, match="no 'validation' split"):
+    evaluate.read_split(str(tmp_path / "ingested"), "validation")
+
+
+def test_fdp_evaluate_errors_are_clear(tmp_path):
+  def fdp_evaluate(model, data):
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", "evaluate", "--model", str(model), "--data",
+                           str(data), "--json"], cwd=REPO, capture_output=True, text=True)
+  result = fdp_evaluate(tmp_path, tmp_path)
+  assert result.returncode != 0 and "neither a SavedModel nor a folder of numbered versions" in result.stderr
+  result = fdp_evaluate(tmp_path, tmp_path / "missing")
+  assert result.returncode != 0 and "no such folder" in result.stderr
+  assert result.stdout == ""
