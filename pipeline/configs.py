@@ -76,10 +76,10 @@ def schema_path(dataset: str) -> str:
 class TrainingConfig:
   """Hyper-parameters handed to the Trainer through custom_config (benchmarks/model_experiments.py
   records how the defaults were chosen)."""
-  epochs: int = 60  # the classifier's
+  epochs: int = 40  # the classifier's
   # The regressor starts from the classifier trained in the same run (same backbone, all heads
   # already trained) and is fine-tuned with age first for this many epochs, at this learning rate.
-  regressor_epochs: int = 25
+  regressor_epochs: int = 15
   regressor_learning_rate: float = 5e-4
   image_size: int = 64
   batch_size: int = 64
