@@ -72,7 +72,11 @@ def predict(model: keras.Model, batch: tf.Tensor, cfg: TrainingConfig, outputs) 
 
 def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput, model_name: str,
                          cfg: TrainingConfig, export_dir: str) -> None:
-  module = ServingModule(model, tf_transform_output, model_name, cfg)
+  # A copy without the optimizer: the SavedModel would otherwise also carry the Adam moments
+  # (three times the weights' size).
+  serving_model = keras.models.clone_model(model)
+  serving_model.set_weights(model.get_weights())
+  module = ServingModule(serving_model, tf_transform_output, model_name, cfg)
   signatures = {
       SERVING_DEFAULT: module.serve_images.get_concrete_function(),
       SERVING_EXAMPLES: module.serve_examples.get_concrete_function(),

@@ -133,19 +133,21 @@ class ThroughputLogger(keras.callbacks.Callback):
 
 
 def load_base_weights(model: keras.Model, base_model_dir: str) -> bool:
-  """Reads a previously exported model's variables into `model`; False if they do not fit."""
+  """Reads a previously exported model's variables into `model`; False if they do not fit.
+
+  They are read into an optimizer-free copy first (every variable of the copy must be found, with
+  its shape; anything else in the checkpoint is ignored), then copied into `model`."""
   if not tf.io.gfile.exists(base_model_dir + "/" + export.VARIABLES + ".index"):
     logger.info("warm start skipped: %s has no variables", base_model_dir)
     return False
-  before = [w.numpy() for w in model.weights]
+  copy = keras.models.clone_model(model)
   try:
-    tf.train.Checkpoint(model=model).read(os.path.join(base_model_dir, export.VARIABLES)) \
-        .assert_existing_objects_matched()
+    tf.train.Checkpoint(model=copy).read(os.path.join(base_model_dir, export.VARIABLES)) \
+        .expect_partial().assert_existing_objects_matched()
   except (ValueError, AssertionError, tf.errors.OpError) as e:  # another architecture (image size, width)
-    for weight, value in zip(model.weights, before):
-      weight.assign(value)
     logger.info("warm start skipped: the base model does not fit this architecture (%s)", str(e)[:200])
     return False
+  model.set_weights(copy.get_weights())
   logger.info("warm start from %s", base_model_dir)
   return True
 
