@@ -70,7 +70,7 @@ def plain_keras_fit_images_per_second(home, pipeline_name, training, model_name,
   examples_dir = sorted(glob.glob(os.path.join(home, "pipelines", pipeline_name, "Transform",
                                                "transformed_examples", "*")))[-1]
   ds = train.make_dataset(os.path.join(examples_dir, "Split-train", "*"), tft.TFTransformOutput(transform_dir),
-                          model_name, training, training=True)
+                          training, training=True)
   model = models.build_model(model_name, training, steps_per_epoch=steps)
   model.fit(ds, epochs=1, verbose=0)  # tracing, graph building, decoding into the cache
   start = time.perf_counter()

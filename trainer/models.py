@@ -88,7 +88,7 @@ class AgeDistributionLoss(keras.losses.Loss):
     return ops.sum(target * (ops.log(target + eps) - ops.log(y_pred + eps)), axis=-1)
 
 
-def heads(features, cfg: TrainingConfig) -> dict:
+def heads(features) -> dict:
   age_distribution = keras.layers.Dense(AGE_BINS, activation="softmax", name=AGE_DISTRIBUTION_KEY)(features)
   return {
       configs.AGE_BUCKET_KEY: keras.layers.Dense(
@@ -111,7 +111,7 @@ def optimizer(cfg: TrainingConfig, steps_per_epoch: int) -> keras.optimizers.Opt
 def build_model(model_name: str, cfg: TrainingConfig, steps_per_epoch: int = 1) -> keras.Model:
   """The multi-task network, compiled with `model_name`'s loss weights."""
   images = keras.Input((cfg.image_size, cfg.image_size, 3), name=configs.IMAGE_KEY)
-  model = keras.Model(images, heads(backbone(images, cfg), cfg), name=model_name)
+  model = keras.Model(images, heads(backbone(images, cfg)), name=model_name)
   model.compile(
       optimizer=optimizer(cfg, steps_per_epoch),
       loss={configs.AGE_BUCKET_KEY: keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
