@@ -142,7 +142,7 @@ def build_report(models_dir: str, data: str, split: str) -> dict:
   for kind in configs.MODELS:
     model_dir, loaded = evaluate.load_model(os.path.join(models_dir, kind))
     predictions[kind] = evaluate.predict(loaded, examples[configs.IMAGE_KEY])
-    reports[kind] = evaluate.evaluate(model_dir, data, split, examples=examples)
+    reports[kind] = evaluate.report(model_dir, evaluate.model_kind(loaded), split, examples, predictions[kind])
     reports[kind]["saved_model_mb"] = round(folder_mb(model_dir), 2)
   ages = examples[configs.AGE_KEY]
   measured = {"gender_accuracy": reports[configs.CLASSIFIER]["overall"]["gender_accuracy"],

@@ -94,13 +94,16 @@ def slice_rows(labels: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
           for feature in SLICE_FEATURES for value in np.unique(columns[feature]) if value >= 0}
 
 
-def evaluate(model_dir: str, data: str, split: str = "test", dataset: Optional[str] = None,
-             examples: Optional[Dict[str, np.ndarray]] = None) -> dict:
-  """{model, kind, split, n, overall, slices}; `examples` (from read_split) skips re-reading `data`."""
+def evaluate(model_dir: str, data: str, split: str = "test", dataset: Optional[str] = None) -> dict:
+  """{model, kind, split, n, overall, slices} of the model at `model_dir` on `split` of `data`."""
   model_dir, loaded = load_model(model_dir)
-  kind = model_kind(loaded)
-  labels = examples if examples is not None else read_split(data, split, dataset)
-  predictions = predict(loaded, labels[configs.IMAGE_KEY])
+  labels = read_split(data, split, dataset)
+  return report(model_dir, model_kind(loaded), split, labels, predict(loaded, labels[configs.IMAGE_KEY]))
+
+
+def report(model_dir: str, kind: str, split: str, labels: Dict[str, np.ndarray],
+           predictions: Dict[str, np.ndarray]) -> dict:
+  """Overall and per-slice metrics of predictions already made on the examples `labels`."""
   slices = {}
   for name, rows in slice_rows(labels).items():
     sliced = {k: v[rows] for k, v in labels.items()}

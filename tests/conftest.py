@@ -1,7 +1,12 @@
 """Shared fixtures. Real data is read where it lies: $FDP_DATASETS (default ../shared/datasets)."""
+import contextlib
 import os
 import pathlib
+import re
 import shutil
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -103,3 +108,24 @@ def e2e_pipeline(tmp_path_factory):
       data_root=str(data), dataset="utkface", home=str(home),
       training=configs.TrainingConfig(**E2E_TRAINING), thresholds=configs.SMOKE_THRESHOLDS)
   return home, summary
+
+
+@contextlib.contextmanager
+def fdp_serve(*args):
+  """`fdp serve ARGS` on free ports of 127.0.0.1, as a subprocess. Yields (the lines it printed up to
+  its "REST on" line, REST port, gRPC port); then stops it with SIGTERM, after which it must exit 0."""
+  process = subprocess.Popen(
+      [sys.executable, "-m", "pipeline.cli", "serve", *args, "--rest-port", "0", "--grpc-port", "0",
+       "--host", "127.0.0.1"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+  try:
+    lines = []
+    for line in process.stdout:
+      lines.append(line)
+      if line.startswith("REST on"):
+        break
+    match = re.search(r"REST on 127.0.0.1:(\d+) .* gRPC on 127.0.0.1:(\d+)", lines[-1] if lines else "")
+    assert match, lines
+    yield lines, match.group(1), match.group(2)
+  finally:
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0

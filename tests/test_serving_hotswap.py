@@ -1,11 +1,7 @@
 """Hot swap under load: a version pushed while clients keep sending is picked up without a restart, with
 no failed request; the old version is unloaded once its requests are done. And `fdp serve` as a command."""
 import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -17,7 +13,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from pipeline import configs
 from serving import client as client_lib
 from serving import config, server as server_lib
-from tests.conftest import REPO, UTKFACE_DIR
+from tests.conftest import UTKFACE_DIR, fdp_serve
 from tests.test_serving_api import pushed_models  # pylint: disable=unused-import  (a fixture)
 
 JPEG = (UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg").read_bytes()
@@ -104,24 +100,10 @@ def test_fdp_serve_command(tmp_path, pushed_models):
     shutil.copytree(path, root / model / os.path.basename(path))
   batching_file = tmp_path / config.BATCHING_CONFIG
   batching_file.write_text("max_batch_size { value: 4 }\nbatch_timeout_micros { value: 1000 }\n")
-  process = subprocess.Popen(
-      [sys.executable, "-m", "pipeline.cli", "serve", "--model-base-dir", str(root), "--rest-port", "0",
-       "--grpc-port", "0", "--host", "127.0.0.1", "--batching-parameters", str(batching_file)],
-      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-  try:
-    lines = []
-    for line in process.stdout:
-      lines.append(line)
-      if line.startswith("REST on"):
-        break
-    match = re.search(r"REST on 127.0.0.1:(\d+) .* gRPC on 127.0.0.1:(\d+)", lines[-1])
-    assert match, lines
+  with fdp_serve("--model-base-dir", str(root), "--batching-parameters", str(batching_file)) as (
+      lines, rest_port, grpc_port):
     assert any(line.startswith(f"classifier: {root / 'classifier'}") for line in lines)
-    rest_port, grpc_port = match.groups()
     body = requests.get(f"http://127.0.0.1:{rest_port}/v1/models/regressor", timeout=30).json()
     assert body["model_version_status"][0]["state"] == "AVAILABLE"
     with client_lib.connect(f"127.0.0.1:{grpc_port}", "grpc") as client:
       assert client.predict(configs.REGRESSOR, [JPEG, JPEG])["age"].shape == (2, 1)
-  finally:
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0

@@ -3,15 +3,13 @@ the figures that the quality report (benchmarks/results/quality.json), README.md
 publish; the models are small, and `fdp serve` / `fdp predict` use them on a fresh clone."""
 import json
 import os
-import re
-import signal
 import subprocess
 import sys
 
 import pytest
 
 from pipeline import configs, evaluate
-from tests.conftest import REPO, UTKFACE_DIR
+from tests.conftest import REPO, UTKFACE_DIR, fdp_serve
 
 REPORT = REPO / "benchmarks" / "results" / "quality.json"
 JPEG = UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg"  # a 26-year-old woman
@@ -83,17 +81,8 @@ def test_the_shipped_models_are_small(reported):
 
 
 def test_fdp_serve_and_fdp_predict_use_the_shipped_models_by_default():
-  process = subprocess.Popen(
-      [sys.executable, "-m", "pipeline.cli", "serve", "--rest-port", "0", "--grpc-port", "0", "--host", "127.0.0.1"],
-      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-  try:
-    lines = []
-    for line in process.stdout:
-      lines.append(line)
-      if line.startswith("REST on"):
-        break
+  with fdp_serve() as (lines, rest_port, _):
     assert any(line.startswith(f"classifier: {configs.SHIPPED_MODELS_DIR}") for line in lines), lines
-    rest_port = re.search(r"REST on 127.0.0.1:(\d+)", lines[-1]).group(1)
     result = _fdp("predict", str(JPEG), "--no-detect", "--json", "--server", f"127.0.0.1:{rest_port}", timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     face = json.loads(result.stdout.splitlines()[0])["faces"][0]
@@ -103,6 +92,3 @@ def test_fdp_serve_and_fdp_predict_use_the_shipped_models_by_default():
     assert face["gender"] == ("female" if female else "male")
     assert face["age_bucket"] == configs.AGE_BUCKETS[int(direct[configs.CLASSIFIER]["age_bucket"][0].argmax())]
     assert face["age"] == pytest.approx(float(direct[configs.REGRESSOR]["age"][0, 0]), abs=0.06)
-  finally:
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0
