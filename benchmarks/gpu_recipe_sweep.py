@@ -365,10 +365,11 @@ def run(out_dir: str, deadline_s: float, only=None) -> None:
 # record (runs here): what the README and the model card show
 
 def bucket_accuracy_at_mae(ages: np.ndarray, mae: float) -> float:
-  """Age-bucket accuracy of an age estimate whose errors are Laplace(0, mae) (rounded to whole years)."""
+  """Age-bucket accuracy of an age estimate whose errors are Laplace(0, mae), rounded to whole years and
+  clipped to 0..124."""
   low = np.minimum(ages // BUCKET_WIDTH, NUM_BUCKETS - 1) * BUCKET_WIDTH
   above = np.where(ages // BUCKET_WIDTH >= NUM_BUCKETS - 1, np.inf, low + BUCKET_WIDTH - 0.5 - ages)
-  below = low - 0.5 - ages
+  below = np.where(low == 0, -np.inf, low - 0.5 - ages)  # an estimate below 0 still reads as 0-24
 
   def cdf(x):
     return np.where(x < 0, 0.5 * np.exp(np.minimum(x, 0) / mae), 1 - 0.5 * np.exp(-np.maximum(x, 0) / mae))
