@@ -7,14 +7,17 @@ re-states trainer/models.py + trainer/train.py in PyTorch: the same residual net
 BN momentum 0.9), heads, losses and loss weights, AdamW with one warm-up epoch and cosine decay,
 per-image mirror/rotation/zoom/shift/colour augmentation, test-time mirror averaging, and the best
 epoch on the eval split by eval loss. Figures are comparable with each other, not with the pipeline's
-to the third decimal (64 px images are re-encoded as JPEG q90 to travel).
+to the third decimal (the images are re-encoded as JPEG to fit what the device tool carries, 64 MiB).
 
   export (here, TensorFlow):  benchmarks/gpu_recipe_sweep.py export --records DIR   -> .sweep/{train,eval}.npz
   run (GPU machine, torch):   python3 benchmarks/gpu_recipe_sweep.py run --out DIR [--deadline S]
   record (here):              benchmarks/gpu_recipe_sweep.py record RUN.json... [--update-readme]
                               -> results/gpu_recipe_sweep.json + gpu_recipe_sweep.png (+ README table)
   table:                      benchmarks/gpu_recipe_sweep.py table
-The test split never leaves this machine: only train and eval are exported.
+The recorded sweep was two runs: recipes 0-10 on the default export (64 px, q90, 41 MB), `--deadline 450`;
+recipes 11-17 on `export --image-size 96 --quality 85` (54 MB), `--only 11 12 13 14 15 16 17 --deadline 370`.
+The test split never leaves this machine: only train and eval are exported, to .sweep/ (git-ignored:
+it is UTKFace itself, never to be committed; `run` on the device tool carries it).
 
 `record` also works out what the age-bucket target asks of an age estimate: the bucket accuracy an
 estimator with a given MAE gets on the eval split's ages (errors Laplace-distributed, the same at
