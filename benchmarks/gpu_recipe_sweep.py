@@ -92,28 +92,25 @@ RECIPES = [
 # export (runs here, with the pipeline's own decoding)
 
 def export(records_dir: str, image_size: int, quality: int) -> None:
+  """Decodes and resizes the train and eval splits as the trainer does, and re-encodes them small."""
   import tensorflow as tf
   from PIL import Image
 
-  from pipeline import configs
+  from pipeline import evaluate
   from trainer import images
 
-  spec = {configs.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)}
-  spec.update({k: tf.io.FixedLenFeature([], tf.int64) for k in (configs.AGE_KEY, configs.GENDER_KEY, configs.RACE_KEY)})
   os.makedirs(SWEEP_DIR, exist_ok=True)
   for split in ("train", "eval"):
-    files = tf.io.gfile.glob(os.path.join(records_dir, f"Split-{split}", "*"))
-    ds = tf.data.TFRecordDataset(files, compression_type="GZIP").map(lambda r: tf.io.parse_single_example(r, spec))
-    ds = ds.map(lambda f: dict(f, image=tf.cast(tf.round(images.decode_image(f["image"], image_size) * 255), tf.uint8)))
-    blobs, labels = [], {"age": [], "gender": [], "race": []}
-    for example in ds.as_numpy_iterator():
+    examples = evaluate.read_split(records_dir, split)
+    blobs = []
+    for encoded in examples["image"]:
+      pixels = tf.cast(tf.round(images.decode_image(tf.constant(encoded), image_size) * 255), tf.uint8).numpy()
       buffer = io.BytesIO()
-      Image.fromarray(example["image"]).save(buffer, "JPEG", quality=quality)
+      Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
       blobs.append(np.frombuffer(buffer.getvalue(), np.uint8))
-      for key in labels:
-        labels[key].append(example[key])
     np.savez(os.path.join(SWEEP_DIR, f"{split}.npz"), jpeg=np.concatenate(blobs),
-             offsets=np.cumsum([0] + [len(b) for b in blobs]), **{k: np.array(v) for k, v in labels.items()})
+             offsets=np.cumsum([0] + [len(b) for b in blobs]),
+             **{k: examples[k] for k in ("age", "gender", "race")})
     print(f"{split}: {len(blobs)} images, {sum(map(len, blobs)) / 1e6:.1f} MB", flush=True)
 
 
