@@ -211,6 +211,10 @@ def augment(batch, recipe: Recipe):
   return batch.clamp(0, 1)
 
 
+def true_buckets(ages):
+  return (ages // BUCKET_WIDTH).clamp(max=NUM_BUCKETS - 1)
+
+
 def targets(labels, recipe: Recipe):
   """Soft targets of every head: bucket one-hot, P(female), the age distribution, the age."""
   import torch
@@ -218,7 +222,7 @@ def targets(labels, recipe: Recipe):
   age = labels["age"].float()
   ages = torch.arange(AGE_BINS, device=age.device, dtype=torch.float32)
   distribution = torch.exp(-0.5 * ((ages[None] - age[:, None]) / recipe.age_sigma) ** 2)
-  bucket = torch.nn.functional.one_hot((labels["age"] // BUCKET_WIDTH).clamp(max=NUM_BUCKETS - 1), NUM_BUCKETS)
+  bucket = torch.nn.functional.one_hot(true_buckets(labels["age"]), NUM_BUCKETS)
   return {"age_bucket": bucket.float(), "gender": labels["gender"].float(),
           "age_distribution": distribution / distribution.sum(1, keepdim=True), "age": age}
 
@@ -259,17 +263,16 @@ def evaluate(network, images, labels, recipe: Recipe) -> dict:
       probabilities["distribution"].append(sum(o[2].softmax(1) for o in outputs) / 2)
   network.train()
   p = {k: torch.cat(v) for k, v in probabilities.items()}
-  true_bucket = (labels["age"] // BUCKET_WIDTH).clamp(max=NUM_BUCKETS - 1)
-  distribution_bucket = p["distribution"].reshape(n, NUM_BUCKETS, BUCKET_WIDTH).sum(2).argmax(1)
+  true_bucket = true_buckets(labels["age"])
+  bucket_from_distribution = p["distribution"].reshape(n, NUM_BUCKETS, BUCKET_WIDTH).sum(2)
   expected = (p["distribution"] * torch.arange(AGE_BINS, device=images.device)).sum(1)
   loss = sum(LOSS_WEIGHTS[k] * v / n for k, v in sums.items())
   return {"loss": loss,
           "gender_accuracy": float(((p["gender"] > 0.5).long() == labels["gender"]).float().mean()),
           "age_bucket_accuracy": float((p["bucket"].argmax(1) == true_bucket).float().mean()),
-          "age_bucket_accuracy_from_distribution": float((distribution_bucket == true_bucket).float().mean()),
-          "age_bucket_accuracy_mean_of_both": float((
-              (p["bucket"] + p["distribution"].reshape(n, NUM_BUCKETS, BUCKET_WIDTH).sum(2)).argmax(1)
-              == true_bucket).float().mean()),
+          "age_bucket_accuracy_from_distribution": float((bucket_from_distribution.argmax(1) == true_bucket).float().mean()),
+          "age_bucket_accuracy_mean_of_both": float(
+              ((p["bucket"] + bucket_from_distribution).argmax(1) == true_bucket).float().mean()),
           "age_mae": float((expected - labels["age"].float()).abs().mean())}
 
 
@@ -330,11 +333,11 @@ def run(out_dir: str, deadline_s: float, only=None) -> None:
   reached by the deadline, land in out_dir/sweep.json."""
   work = os.path.join("/tmp", "recipe-sweep")
   os.makedirs(work, exist_ok=True)
-  recipes = [r for i, r in enumerate(RECIPES) if only is None or i in only]
+  indices = list(only) if only else list(range(len(RECIPES)))
   processes = []
-  for i, recipe in enumerate(recipes):
+  for i in indices:
     log = open(os.path.join(work, f"{i}.log"), "w")
-    processes.append(subprocess.Popen([sys.executable, __file__, "train", str(RECIPES.index(recipe)),
+    processes.append(subprocess.Popen([sys.executable, __file__, "train", str(i),
                                        os.path.join(work, f"{i}.json")], stdout=log, stderr=subprocess.STDOUT))
   start = time.time()
   while time.time() - start < deadline_s and any(p.poll() is None for p in processes):
@@ -343,8 +346,8 @@ def run(out_dir: str, deadline_s: float, only=None) -> None:
     if p.poll() is None:
       p.kill()
   results = []
-  for i, recipe in enumerate(recipes):
-    path = os.path.join(work, f"{i}.json")
+  for i in indices:
+    recipe, path = RECIPES[i], os.path.join(work, f"{i}.json")
     if os.path.exists(path):
       with open(path) as f:
         result = json.load(f)

@@ -62,7 +62,7 @@ def raw_parser():
 def score(model, eval_ds, cfg) -> dict:
   """Eval-split metrics, with and without the test-time mirror image."""
   import numpy as np
-  from trainer import export, models
+  from trainer import export
   outputs = (configs.AGE_BUCKET_KEY, configs.GENDER_KEY, configs.AGE_KEY)
   results = {}
   for flip in (False, True):
@@ -84,7 +84,6 @@ def score(model, eval_ds, cfg) -> dict:
         "n": int(len(true_bucket)),
     }
   results["params"] = int(model.count_params())
-  del models
   return results
 
 
