@@ -18,6 +18,11 @@ CLASSIFIER = "classifier"  # heads: age bucket (5 classes) + gender
 REGRESSOR = "regressor"  # head: age in years
 MODELS = (CLASSIFIER, REGRESSOR)
 
+# Backbones (TrainingConfig.backbone): the pretrained face network (trainer/face_network.py), fine-tuned,
+# or the residual CNN trained from scratch.
+FACERES = "faceres"
+RESNET = "resnet"
+
 # Feature names of the tf.Examples written by ingestion.
 IMAGE_KEY = "image"  # encoded JPEG bytes
 AGE_KEY = "age"
@@ -59,6 +64,8 @@ WIKI_CROP_MARGIN = 0.4  # fraction of the face box added on each side
 
 # The Kubeflow pipeline image (built from kubeflow/Dockerfile); `fdp run kubeflow --image` overrides.
 KUBEFLOW_IMAGE = "ghcr.io/face-demographics/pipeline:0.1.0"
+# Where that image keeps the converted pretrained face network (FDP_PRETRAINED_CACHE at build time).
+KUBEFLOW_PRETRAINED_CACHE = "/opt/face-demographics/pretrained"
 
 # Where things live by default. FDP_HOME holds pipeline outputs, MLMD and the serving root.
 DEFAULT_HOME = os.environ.get("FDP_HOME", os.path.join(os.getcwd(), "fdp_home"))
@@ -76,15 +83,20 @@ def schema_path(dataset: str) -> str:
 class TrainingConfig:
   """Hyper-parameters handed to the Trainer through custom_config (benchmarks/model_experiments.py
   records how the defaults were chosen)."""
-  epochs: int = 40  # the classifier's
+  epochs: int = 8  # the classifier's
   # The regressor starts from the classifier trained in the same run (same backbone, all heads
   # already trained) and is fine-tuned with age first for this many epochs, at this learning rate.
-  regressor_epochs: int = 15
-  regressor_learning_rate: float = 5e-4
-  image_size: int = 64
-  batch_size: int = 64
-  learning_rate: float = 2e-3
+  regressor_epochs: int = 4
+  regressor_learning_rate: float = 1e-4
+  image_size: int = 160
+  batch_size: int = 32
+  learning_rate: float = 3e-4
   weight_decay: float = 1e-4
+  # "faceres": the pretrained face network (trainer/face_network.py) fine-tuned from its weights;
+  # "resnet": the residual CNN trained from scratch (width, stage_multipliers, blocks_per_stage).
+  backbone: str = FACERES
+  pretrained_variant: str = "faceres-deep"
+  trainable_from_block: int = 6  # faceres: blocks before this one stay frozen (0: all train)
   width: int = 24  # channels of the stem and the first stage
   stage_multipliers: tuple = (1, 2, 4, 8)  # channels of the residual stages, in units of width
   blocks_per_stage: int = 1
@@ -94,8 +106,8 @@ class TrainingConfig:
   shuffle_buffer: int = 10000
   augment: bool = True  # flip, rotation, zoom, shift, colour
   max_rotation_degrees: float = 10.0
-  max_zoom: float = 0.1
-  max_shift: float = 0.05  # fraction of the image size
+  max_zoom: float = 0.15  # detector crops of other photos vary in scale and position more than UTKFace's
+  max_shift: float = 0.08  # fraction of the image size
   test_time_flip: bool = True  # the exported graph averages the image and its mirror image
   seed: int = 42
   warm_start: bool = False  # start from the latest blessed model's weights (same architecture)
@@ -120,6 +132,6 @@ class EvaluationThresholds:
   max_regression: float = 0.0
 
 
-SMOKE_TRAINING = TrainingConfig(epochs=8, regressor_epochs=4, image_size=48, batch_size=32, width=16)
+SMOKE_TRAINING = TrainingConfig(epochs=4, regressor_epochs=2, image_size=64, batch_size=32)
 SMOKE_THRESHOLDS = EvaluationThresholds(min_gender_accuracy=0.0, min_age_bucket_accuracy=0.0,
                                          max_age_mae=1000.0)

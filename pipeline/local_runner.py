@@ -102,6 +102,10 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
   from components import example_gen
   from pipeline import pipeline, run_summary
 
+  pretrained_model_uri = None
+  if training.backbone == configs.FACERES:
+    from trainer import face_network  # pylint: disable=g-import-not-at-top
+    pretrained_model_uri = face_network.fetch_and_convert(training.pretrained_variant)
   paths = LocalPaths(os.path.abspath(home), pipeline_name or f"{configs.PIPELINE_NAME}-{dataset}")
   os.makedirs(os.path.dirname(paths.metadata_path), exist_ok=True)
   connection_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata_path)
@@ -121,6 +125,7 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
         enable_cache=enable_cache,
         wiki_mat=wiki_mat,
         spans=example_gen.has_spans(data_root),
+        pretrained_model_uri=pretrained_model_uri,
     ))
   finally:
     logging.getLogger("absl").removeHandler(handler)

@@ -4,7 +4,8 @@ ExampleGen (UTKFace/WIKI folder, or `fdp ingest` TFRecords)
   -> StatisticsGen -> ImportSchemaGen (curated, committed schema) -> ExampleValidator -> DataValidationGate
                   -> DriftValidator (vs. the previous run's statistics)
   -> Transform (labels; JPEG bytes pass through)
-  -> Trainer[classifier], Trainer[regressor]
+  -> Trainer[classifier] (from the pretrained face network: an Importer node), Trainer[regressor]
+     (from this run's classifier)
   -> Evaluator (TFMA, vs. the latest blessed model of the same kind) -> Pusher (TF Serving layout)
 """
 import dataclasses
@@ -22,6 +23,7 @@ from pipeline.configs import EvaluationThresholds, TrainingConfig
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.train.run_fn"
 _CODE_PACKAGES = ("components", "trainer")
+PRETRAINED_IMPORTER_ID = "pretrained_face_network"
 
 
 def code_fingerprint() -> str:
@@ -49,13 +51,26 @@ def pusher_id(model_name: str) -> str:
   return f"{model_name}_pusher"
 
 
-def base_model(model_name: str, trainers: dict, latest_blessed, training: TrainingConfig):
+def base_model(model_name: str, trainers: dict, latest_blessed, pretrained, training: TrainingConfig):
   """The model a Trainer starts from: the regressor fine-tunes this run's classifier; the classifier
   starts from the latest blessed classifier only when asked (as an input, a new blessing would
-  otherwise re-run the Trainer)."""
+  otherwise re-run the Trainer), else from the pretrained face network (if the backbone has one)."""
   if model_name == configs.REGRESSOR:
     return trainers[configs.CLASSIFIER].outputs["model"]
-  return latest_blessed.outputs["model"] if training.warm_start else None
+  if training.warm_start:
+    return latest_blessed.outputs["model"]
+  return pretrained.outputs["result"] if pretrained else None
+
+
+def pretrained_importer(training: TrainingConfig, pretrained_model_uri: Optional[str]):
+  """An Importer node for the pretrained face network's converted weights (trainer/face_network.py),
+  so ML Metadata records which base each trained model came from; None for the from-scratch backbone."""
+  if training.backbone != configs.FACERES:
+    return None
+  if not pretrained_model_uri:
+    raise ValueError("the faceres backbone needs pretrained_model_uri (trainer.face_network.fetch_and_convert())")
+  return tfx.dsl.Importer(source_uri=pretrained_model_uri, artifact_type=tfx.types.standard_artifacts.Model,
+                          reimport=False).with_id(PRETRAINED_IMPORTER_ID)
 
 
 def create_pipeline(
@@ -71,6 +86,7 @@ def create_pipeline(
     enable_cache: bool = True,
     wiki_mat: Optional[str] = None,
     spans: bool = False,
+    pretrained_model_uri: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
   """The whole pipeline; nothing in it depends on the orchestrator."""
   code_version = code_fingerprint()
@@ -96,8 +112,9 @@ def create_pipeline(
   transform.add_upstream_node(data_gate)
   transform.add_upstream_node(drift_validator)
 
+  pretrained = pretrained_importer(training, pretrained_model_uri)
   components = [examples_gen, previous_statistics, statistics_gen, schema_importer, example_validator,
-                data_gate, drift_validator, transform]
+                data_gate, drift_validator, transform] + ([pretrained] if pretrained else [])
   trainers = {}
   for model_name in configs.MODELS:
     latest_blessed = tfx.dsl.Resolver(
@@ -113,7 +130,7 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_importer.outputs["schema"],
-        base_model=base_model(model_name, trainers, latest_blessed, training),
+        base_model=base_model(model_name, trainers, latest_blessed, pretrained, training),
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={"model": model_name, "training": dataclasses.asdict(training),

@@ -13,9 +13,12 @@ from keras import ops
 
 from pipeline import configs
 from pipeline.configs import TrainingConfig
+from trainer import face_network
 
 AGE_DISTRIBUTION_KEY = "age_distribution"  # auxiliary output: P(age = 0..MAX_AGE), not exported
 AGE_BINS = configs.MAX_AGE + 1
+FACERES = configs.FACERES
+PRETRAINED_GENDER_SIGN = -1.0  # the pretrained gender head gives P(male): measured on UTKFace labels
 BN_MOMENTUM = 0.9  # Keras' 0.99 leaves the moving statistics behind: eval predictions collapse
 
 # The outputs each model is exported (served, evaluated) with.
@@ -88,6 +91,50 @@ class AgeDistributionLoss(keras.losses.Loss):
     return ops.sum(target * (ops.log(target + eps) - ops.log(y_pred + eps)), axis=-1)
 
 
+class CaffeBGR(keras.layers.Layer):
+  """RGB in [0, 1] -> BGR in [0, 255] minus the ImageNet channel means (the pretrained network's input)."""
+
+  def call(self, images):
+    bgr = ops.flip(images, axis=-1) * 255.0
+    return bgr - ops.convert_to_tensor(face_network.CAFFE_BGR_MEAN, dtype=images.dtype)
+
+
+def faceres_backbone(images, cfg: TrainingConfig):
+  """MobileNet v1 with batch norm folded into the convolutions (names as in the pretrained graph),
+  global pooling and the pretrained 256-d feature layer. Blocks before cfg.trainable_from_block stay
+  frozen (0: everything trains)."""
+  def conv(layer, x, block):
+    layer.trainable = block >= cfg.trainable_from_block
+    return keras.layers.ReLU(6.0, name=f"{layer.name}_relu")(layer(x))
+
+  x = CaffeBGR(name="caffe_bgr")(images)
+  x = conv(keras.layers.Conv2D(32, 3, strides=2, padding="same", name="conv1"), x, 0)
+  for block, (filters, stride) in enumerate(face_network.BLOCKS, start=1):
+    x = conv(keras.layers.DepthwiseConv2D(3, strides=stride, padding="same", name=f"conv_dw_{block}"), x, block)
+    x = conv(keras.layers.Conv2D(filters, 1, name=f"conv_pw_{block}"), x, block)
+  x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+  x = keras.layers.Dense(face_network.FEATURES, activation="relu", name="feats")(x)
+  return keras.layers.Dropout(cfg.dropout, name="dropout")(x)
+
+
+def load_pretrained(model: keras.Model, weights: dict) -> None:
+  """Sets the backbone's weights from face_network's converted archive, and starts the gender and age
+  heads from the pretrained ones: the gender head predicts P(male) there (its sign is flipped to give
+  P(female)); the age head's 100 bins are ages 0-99 (the older bins start at a low probability)."""
+  for layer in model.layers:
+    if f"{layer.name}/kernel" in weights and layer.name not in ("gender_pred", "age_pred"):
+      layer.set_weights([weights[f"{layer.name}/kernel"], weights[f"{layer.name}/bias"]])
+  gender = model.get_layer(configs.GENDER_KEY)
+  gender.set_weights([PRETRAINED_GENDER_SIGN * weights["gender_pred/kernel"],
+                      PRETRAINED_GENDER_SIGN * weights["gender_pred/bias"]])
+  age = model.get_layer(AGE_DISTRIBUTION_KEY)
+  kernel, bias = age.get_weights()
+  n = face_network.PRETRAINED_AGE_BINS
+  kernel[:, :n], bias[:n] = weights["age_pred/kernel"], weights["age_pred/bias"]
+  kernel[:, n:], bias[n:] = 0.0, weights["age_pred/bias"].min() - 2.0
+  age.set_weights([kernel, bias])
+
+
 def heads(features) -> dict:
   age_distribution = keras.layers.Dense(AGE_BINS, activation="softmax", name=AGE_DISTRIBUTION_KEY)(features)
   return {
@@ -111,7 +158,8 @@ def optimizer(cfg: TrainingConfig, steps_per_epoch: int) -> keras.optimizers.Opt
 def build_model(model_name: str, cfg: TrainingConfig, steps_per_epoch: int = 1) -> keras.Model:
   """The multi-task network, compiled with `model_name`'s loss weights."""
   images = keras.Input((cfg.image_size, cfg.image_size, 3), name=configs.IMAGE_KEY)
-  model = keras.Model(images, heads(backbone(images, cfg)), name=model_name)
+  features = faceres_backbone(images, cfg) if cfg.backbone == FACERES else backbone(images, cfg)
+  model = keras.Model(images, heads(features), name=model_name)
   model.compile(
       optimizer=optimizer(cfg, steps_per_epoch),
       loss={configs.AGE_BUCKET_KEY: keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
