@@ -65,8 +65,13 @@ def DriftValidator(  # pylint: disable=invalid-name
     schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
     drift_report: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
     previous_statistics: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.ExampleStatistics] = None) -> None:
-  """Compares the statistics with the previous run's; fails when a drift threshold is crossed."""
+        tfx.types.standard_artifacts.ExampleStatistics] = None,
+    code_version: tfx.dsl.components.Parameter[str] = "") -> None:
+  """Compares the statistics with the previous run's; fails when a drift threshold is crossed.
+
+  `code_version` (unused here) is this code's fingerprint, so that TFX's cache sees a change to it or to
+  the thresholds (pipeline/code_version.py)."""
+  del code_version
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   report: Dict = {"previous_statistics": None, "measurements": []}
   if previous_statistics is not None:

@@ -33,8 +33,11 @@ def describe_anomalies(anomalies_uri: str, split_names: List[str]) -> List[str]:
 
 @tfx.dsl.components.component
 def DataValidationGate(  # pylint: disable=invalid-name
-    anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies]) -> None:
-  """Fails the run when ExampleValidator found any anomaly in any split."""
+    anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
+    code_version: tfx.dsl.components.Parameter[str] = "") -> None:
+  """Fails the run when ExampleValidator found any anomaly in any split. `code_version` (unused here)
+  is this code's fingerprint, so that TFX's cache sees a change to it (pipeline/code_version.py)."""
+  del code_version
   problems = describe_anomalies(anomalies.uri, artifact_utils.decode_split_names(anomalies.split_names))
   if problems:
     raise DataAnomaliesError("data anomalies, stopping before training:\n  " + "\n  ".join(problems))

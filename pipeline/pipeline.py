@@ -9,34 +9,19 @@ ExampleGen (UTKFace/WIKI folder, or `fdp ingest` TFRecords)
   -> Evaluator (TFMA, vs. the latest blessed model of the same kind) -> Pusher (TF Serving layout)
 """
 import dataclasses
-import hashlib
 import os
 from typing import List, Optional
 
 from tfx import v1 as tfx
 
 from components import drift, example_gen, validation_gate
-from pipeline import configs, eval_configs
+from pipeline import code_version, configs, eval_configs
 from pipeline.configs import EvaluationThresholds, TrainingConfig
 
 # User code is referenced by dotted module path (no wheel upload; baked into the Kubeflow image).
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.train.run_fn"
-_CODE_PACKAGES = ("components", "trainer")
 PRETRAINED_IMPORTER_ID = "pretrained_face_network"
-
-
-def code_fingerprint() -> str:
-  """Hash of the user-code packages. Dotted module paths are invisible to TFX's cache, so this goes
-  into the components' configs: changing the code re-runs them."""
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  digest = hashlib.sha256()
-  for package in _CODE_PACKAGES:
-    for name in sorted(os.listdir(os.path.join(root, package))):
-      if name.endswith(".py"):
-        with open(os.path.join(root, package, name), "rb") as f:
-          digest.update(name.encode() + f.read())
-  return digest.hexdigest()[:16]
 
 
 def trainer_id(model_name: str) -> str:
@@ -89,26 +74,30 @@ def create_pipeline(
     pretrained_model_uri: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
   """The whole pipeline; nothing in it depends on the orchestrator."""
-  code_version = code_fingerprint()
-  examples_gen = example_gen.face_example_gen(dataset, data_root, wiki_mat=wiki_mat,
-                                                code_version=code_version, spans=spans)
+  # User code is invisible to TFX's cache: each component that runs it gets its code's version (see
+  # pipeline/code_version.py), so an edit re-runs exactly the components whose code it changes.
+  examples_gen = example_gen.face_example_gen(dataset, data_root, wiki_mat=wiki_mat, spans=spans,
+                                                code_version=code_version.fingerprint([example_gen.__name__]))
   statistics_gen = tfx.components.StatisticsGen(examples=examples_gen.outputs["examples"])
   schema_importer = tfx.components.ImportSchemaGen(schema_file=configs.schema_path(dataset))
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"])
-  data_gate = validation_gate.DataValidationGate(anomalies=example_validator.outputs["anomalies"])
+  data_gate = validation_gate.DataValidationGate(
+      anomalies=example_validator.outputs["anomalies"],
+      code_version=code_version.fingerprint([validation_gate.__name__]))
   previous_statistics = drift.previous_statistics_resolver(statistics_gen.id)
   statistics_gen.add_upstream_node(previous_statistics)  # resolve before this run's statistics exist
   drift_validator = drift.DriftValidator(
       statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"],
-      previous_statistics=previous_statistics.outputs["statistics"])
+      previous_statistics=previous_statistics.outputs["statistics"],
+      code_version=code_version.fingerprint([drift.__name__]))
 
   transform = tfx.components.Transform(
       examples=examples_gen.outputs["examples"],
       schema=schema_importer.outputs["schema"],
       preprocessing_fn=PREPROCESSING_FN,
       splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval", "test"]),
-      custom_config={"code_version": code_version})
+      custom_config={"code_version": code_version.of_callable(PREPROCESSING_FN)})
   transform.add_upstream_node(data_gate)
   transform.add_upstream_node(drift_validator)
 
@@ -134,7 +123,7 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={"model": model_name, "training": dataclasses.asdict(training),
-                       "code_version": code_version},
+                       "code_version": code_version.of_callable(RUN_FN)},
     ).with_id(trainer_id(model_name))
     trainers[model_name] = trainer
     evaluator = tfx.components.Evaluator(

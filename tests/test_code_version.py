@@ -1,0 +1,69 @@
+"""The components that run user code are re-run by TFX's cache exactly when that code changes: their
+configuration carries a fingerprint of the project modules they import (pipeline/code_version.py)."""
+import re
+import shutil
+
+import pytest
+
+from pipeline import code_version
+from tests.conftest import REPO
+
+PACKAGES = ("components", "pipeline", "trainer")
+USER_CODE = {"FileBasedExampleGen", "DriftValidator", "DataValidationGate", "Transform", "classifier_trainer",
+             "regressor_trainer"}
+
+
+def test_the_closure_follows_imports_into_every_project_module_and_no_further():
+  transform = code_version.closure(["trainer.preprocessing"])
+  assert transform == ["pipeline/__init__.py", "pipeline/configs.py", "trainer/preprocessing.py"]
+  trainer = code_version.closure(["trainer.train"])
+  assert {"pipeline/configs.py", "trainer/models.py", "trainer/export.py", "trainer/images.py"} <= set(trainer)
+  example_gen = code_version.closure(["components.example_gen"])
+  assert {"components/ingest.py", "components/wiki.py", "components/utkface.py", "pipeline/configs.py"} <= \
+      set(example_gen)  # wiki and utkface are imported inside a function
+  assert code_version.closure(["components.validation_gate"]) == ["components/validation_gate.py"]
+  assert "pipeline/configs.py" in code_version.closure(["components.drift"])  # DRIFT_THRESHOLDS
+
+
+@pytest.fixture
+def source_copy(tmp_path, monkeypatch):
+  """A copy of the project's Python packages that create_pipeline() fingerprints instead of the tree's."""
+  for package in PACKAGES:
+    shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "schema"))
+  monkeypatch.setattr(code_version, "ROOT", str(tmp_path))
+  return tmp_path
+
+
+def _configs_by_component():
+  from pipeline import pipeline  # pylint: disable=import-outside-toplevel  (imports TFX)
+  built = pipeline.create_pipeline(pipeline_name="p", pipeline_root="/r", data_root="/d", dataset="utkface",
+                                   serving_root="/s", pretrained_model_uri="/pretrained")
+  return {c.id: {k: str(v) for k, v in c.exec_properties.items()} for c in built.components}
+
+
+def _changed(before, after):
+  assert set(before) == set(after)
+  return {component for component in before if before[component] != after[component]}
+
+
+def test_an_edit_changes_the_configuration_of_exactly_the_components_that_import_it(source_copy):
+  original = _configs_by_component()
+  for component in USER_CODE:
+    assert any("code_version" in key + value for key, value in original[component].items()), component
+
+  configs_py = source_copy / "pipeline" / "configs.py"
+  text, count = re.subn(r"^AGE_BUCKET_WIDTH = 25$", "AGE_BUCKET_WIDTH = 20", configs_py.read_text(), flags=re.M)
+  assert count == 1
+  configs_py.write_text(text)  # read by Transform (labels), and imported by every component but the gate
+  edited_constant = _configs_by_component()
+  assert _changed(original, edited_constant) == USER_CODE - {"DataValidationGate"}
+
+  with open(source_copy / "trainer" / "models.py", "a", encoding="utf-8") as f:
+    f.write("\nWIDTH_MULTIPLIER = 2\n")
+  assert _changed(edited_constant, _configs_by_component()) == {"classifier_trainer", "regressor_trainer"}
+
+  configs_py.write_text(configs_py.read_text().replace("AGE_BUCKET_WIDTH = 20", "AGE_BUCKET_WIDTH = 25"))
+  with open(source_copy / "components" / "validation_gate.py", "a", encoding="utf-8") as f:
+    f.write("\n# a new rule\n")
+  now = _configs_by_component()
+  assert _changed(original, now) == {"classifier_trainer", "regressor_trainer", "DataValidationGate"}
