@@ -17,6 +17,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
 from serving import errors
+from serving import image_bytes
 from serving import metrics as metrics_lib
 from serving.registry import ModelRegistry, ModelSpec, VersionStatus
 
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 DEFAULT_SIGNATURE = "serving_default"
 IMAGE_INPUTS = ("images",)  # trainer/export.py's IMAGES_INPUT: encoded images, checked before batching
 EXAMPLES_INPUTS = ("examples",)  # serialized tf.Examples (trainer/export.py's EXAMPLES_INPUT)
-IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")  # what decode_image reads
 SIGNATURE_DEF_FIELD = "signature_def"
 UNKNOWN_MODEL = "<unknown>"  # the metrics' model_name for requests naming no configured model
 
@@ -76,8 +76,13 @@ def _as_array(name: str, value, spec: tf.TensorSpec) -> np.ndarray:
 
 def _check_images(name: str, array: np.ndarray) -> None:
   for i, item in enumerate(array.reshape(-1)):
-    if not bytes(item).startswith(IMAGE_SIGNATURES):
-      raise errors.invalid(f"Input '{name}' element {i} is not an encoded image (JPEG, PNG, GIF or BMP bytes)")
+    data = bytes(item)
+    if image_bytes.image_type(data) not in image_bytes.TENSORFLOW_FORMATS:
+      raise errors.invalid(f"Input '{name}' element {i} is not an encoded image "
+                           f"({', '.join(image_bytes.TENSORFLOW_FORMATS)} bytes)")
+    too_large = image_bytes.too_many_pixels(data)
+    if too_large:
+      raise errors.invalid(f"Input '{name}' element {i}: {too_large}")
 
 
 def _first_line(error: Exception) -> str:

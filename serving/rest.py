@@ -25,14 +25,21 @@ _MODEL_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
                          r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
                          r"(?P<tail>/metadata|:[A-Za-z]+)?$")
 PROTOCOL = "rest"
+MAX_NESTING = 64  # JSON arrays/objects deeper than this are refused (a signature's tensors have a few dims)
 
 
 def _json_response(body, status: int = 200) -> Response:
   return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
-def _decode_binary(value):
-  """{"b64": "..."} -> bytes, anywhere in the JSON value."""
+def _too_deep() -> errors.ServingError:
+  return errors.invalid(f"The request's JSON is nested too deeply: the limit is {MAX_NESTING} levels")
+
+
+def _decode_binary(value, depth: int = 0):
+  """{"b64": "..."} -> bytes, anywhere in the JSON value (at most MAX_NESTING levels deep)."""
+  if depth > MAX_NESTING:
+    raise _too_deep()
   if isinstance(value, dict):
     if set(value) == {"b64"}:
       if not isinstance(value["b64"], str):
@@ -41,9 +48,9 @@ def _decode_binary(value):
         return base64.b64decode(value["b64"], validate=True)
       except (binascii.Error, ValueError) as e:
         raise errors.invalid(f"Bad base64 in a {{\"b64\": ...}} value: {e}") from None
-    return {key: _decode_binary(item) for key, item in value.items()}
+    return {key: _decode_binary(item, depth + 1) for key, item in value.items()}
   if isinstance(value, list):
-    return [_decode_binary(item) for item in value]
+    return [_decode_binary(item, depth + 1) for item in value]
   return value
 
 
@@ -128,6 +135,8 @@ class RestApp:
       body = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
       raise errors.invalid(f"Malformed JSON: {e}") from None
+    except RecursionError:  # the parser recurses once per level
+      raise _too_deep() from None
     if not isinstance(body, dict):
       raise errors.invalid("The request body must be a JSON object")
     return body

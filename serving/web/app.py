@@ -4,7 +4,7 @@
      "age_bucket_prob": P, "gender": "female", "gender_prob": P, "age": 31.2}, ...]}
 
 (the face fields of `fdp predict --json`; W x H is the photo as shown, after its EXIF rotation). Errors
-answer `{"error": "<a sentence for people>"}` with 400 (not an image, corrupt), 413 (too large) or 503
+answer `{"error": "<a sentence for people>"}` with 400 (not an image, corrupt, too many pixels), 413 (too large) or 503
 (model server down) or 502 (model server error); a photo without a face answers 200 with no faces and a
 `message`.
 """
@@ -19,6 +19,7 @@ from pipeline import configs
 from serving import client as client_lib
 from serving import face_detection
 from serving import faces as faces_lib
+from serving import image_bytes
 from serving.web import uploads
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,11 @@ def read_photo() -> bytes:
   data = upload.read()
   if not data:
     raise UserError("The file is empty.")
-  if uploads.image_type(data) is None:
+  if image_bytes.image_type(data) is None:
     raise UserError(f"This file is not a photo. Please choose a {uploads.ACCEPTED} image.")
+  too_large = image_bytes.too_many_pixels(data)
+  if too_large:
+    raise UserError(f"This photo cannot be read: {too_large}.")
   return data
 
 

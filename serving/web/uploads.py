@@ -1,25 +1,10 @@
-"""Checks on an uploaded photo that need no model: its type, judged from the bytes (never the name)."""
+"""Uploads: the formats the page accepts (judged from the bytes by serving/image_bytes.py, never the name),
+kept in memory."""
 import io
 
 from flask import Request
 
-# Leading bytes of the image formats the page accepts (Pillow reads them all).
-IMAGE_MAGIC = (
-    (b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
-    (b"BM", "BMP"),
-)
-WEBP_MAGIC = (b"RIFF", b"WEBP")  # RIFF....WEBP
-ACCEPTED = "JPEG, PNG, WebP, GIF or BMP"
-
-
-def image_type(data: bytes):
-  """The image format the bytes start with, or None for anything else."""
-  for magic, name in IMAGE_MAGIC:
-    if data.startswith(magic):
-      return name
-  if data[:4] == WEBP_MAGIC[0] and data[8:12] == WEBP_MAGIC[1]:
-    return "WEBP"
-  return None
+ACCEPTED = "JPEG, PNG, WebP, GIF or BMP"  # what serving.image_bytes.image_type() recognises
 
 
 class InMemoryRequest(Request):
