@@ -1,12 +1,14 @@
 """Shared fixtures. Real data is read where it lies: $FDP_DATASETS (default ../shared/datasets)."""
 import contextlib
+import functools
 import os
 import pathlib
 import re
-import shutil
 import signal
+import struct
 import subprocess
 import sys
+import zlib
 
 import pytest
 
@@ -14,6 +16,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 DATASETS = pathlib.Path(os.environ.get("FDP_DATASETS", REPO.parent / "shared" / "datasets"))
 UTKFACE_DIR = DATASETS / "utkface" / "UTKFace"
 WIKI_MAT = DATASETS / "wiki" / "wiki.mat"
+SHIPPED_MODELS = REPO / "models"
 ARTIFACTS = pathlib.Path(os.environ.get("FDP_TEST_ARTIFACTS", REPO / "test-artifacts"))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -57,6 +60,15 @@ def real_utkface_subset(count: int, dest: pathlib.Path) -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
+def shipped_models() -> dict:
+  """{model name: version folder} of the trained models committed in models/: the layout the Pusher writes,
+  with the signatures the pipeline exports, so the serving tests need no pipeline run."""
+  versions = {model: sorted((SHIPPED_MODELS / model).iterdir()) for model in ("classifier", "regressor")}
+  assert all(len(folders) == 1 for folders in versions.values()), versions
+  return {model: str(folders[0]) for model, folders in versions.items()}
+
+
+@pytest.fixture(scope="session")
 def artifacts_dir() -> pathlib.Path:
   ARTIFACTS.mkdir(parents=True, exist_ok=True)
   return ARTIFACTS
@@ -70,9 +82,18 @@ def synthetic_dir(tmp_path) -> pathlib.Path:
   return folder
 
 
-def copy_file(src, dst):
-  shutil.copyfile(src, dst)
-  return dst
+@functools.lru_cache(maxsize=None)
+def decompression_bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
+  """A valid black-and-white PNG of width x height pixels in ~110 kB (at 30,000 x 30,000): decoded as
+  RGB it would take 2.7 GB."""
+  def chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+  rows = bytes((1 + (width + 7) // 8) * 1000)  # filter byte + 1 bit per pixel, 1,000 rows at a time
+  compressor = zlib.compressobj(9)
+  idat = b"".join(compressor.compress(rows[:len(rows) * min(1000, height - i) // 1000])
+                  for i in range(0, height, 1000)) + compressor.flush()
+  header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+  return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 # Three short epochs (two more for the regressor's fine-tuning): enough for both models to beat an

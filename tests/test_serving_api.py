@@ -1,5 +1,6 @@
 """`fdp serve` speaks TF Serving's wire API: every REST and gRPC endpoint and every error case, against the
-models pushed by the end-to-end pipeline run; the client library and `fdp predict` on real faces."""
+trained models committed in models/ (the Pusher's layout and signatures); the client library and
+`fdp predict` on real faces."""
 import base64
 import collections
 import json
@@ -18,7 +19,7 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
 from pipeline import cli, configs
 from serving import client as client_lib
 from serving import config, server as server_lib
-from tests.conftest import UTKFACE_DIR
+from tests.conftest import UTKFACE_DIR, decompression_bomb_png
 
 WOMAN_26 = UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg"
 MAN_OLD = UTKFACE_DIR / "100_0_0_20170112213500903.jpg.chip.jpg"
@@ -29,23 +30,14 @@ Served = collections.namedtuple("Served", "server version url target")
 
 
 @pytest.fixture(scope="module")
-def pushed_models(e2e_pipeline):
-  """{model name: pushed version folder} from the pipeline run on real UTKFace images."""
-  _, summary = e2e_pipeline
-  pushed = {m["model"]: m["pushed_path"] for m in summary["models"] if m["pushed_path"]}
-  assert set(pushed) == set(configs.MODELS)
-  return pushed
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, pushed_models):
+def served(tmp_path_factory, shipped_models):
   """Both models (the classifier as two versions labelled stable and canary), a model whose only version
   is broken and one with no version at all, on free ports."""
   root = tmp_path_factory.mktemp("serving_api") / "models"
-  version = int(os.path.basename(pushed_models[configs.CLASSIFIER]))
+  version = int(os.path.basename(shipped_models[configs.CLASSIFIER]))
   for v in (version, version + 1):
-    shutil.copytree(pushed_models[configs.CLASSIFIER], root / configs.CLASSIFIER / str(v))
-  shutil.copytree(pushed_models[configs.REGRESSOR], root / configs.REGRESSOR / str(version))
+    shutil.copytree(shipped_models[configs.CLASSIFIER], root / configs.CLASSIFIER / str(v))
+  shutil.copytree(shipped_models[configs.REGRESSOR], root / configs.REGRESSOR / str(version))
   (root / BROKEN / "1").mkdir(parents=True)
   (root / BROKEN / "1" / "saved_model.pb").write_bytes(b"not a SavedModel")
   (root / EMPTY).mkdir()
@@ -198,6 +190,8 @@ def test_rest_predict_on_examples_signature_and_pinned_versions(served):
     ("classifier", {"inputs": {"pixels": [1]}}, 400, "unknown ['pixels']"),
     ("classifier", {"instances": []}, 400, "'instances' is empty"),
     ("classifier", {"instances": [{"images": "x"}, {"other": "y"}]}, 400, "same inputs"),
+    ("classifier", "[" * 100_000 + "]" * 100_000, 400, "nested too deeply: the limit is 64 levels"),
+    ("classifier", {"instances": json.loads("[" * 500 + "]" * 500)}, 400, "nested too deeply"),
     ("classifier", {"instances": [1], "inputs": [1]}, 400, "exactly one of"),
     ("classifier", {"signature_name": "nope", "instances": [1]}, 400, "\"nope\" not found in signature def"),
     ("nope", {"instances": [1]}, 404, "Servable not found for request: Latest(nope)"),
@@ -207,6 +201,15 @@ def test_rest_predict_on_examples_signature_and_pinned_versions(served):
 def test_rest_predict_errors(served, path, body, code, message):
   status, answer = _post(served, f"/v1/models/{path}:predict", body)
   assert status == code and set(answer) == {"error"} and message in answer["error"]
+
+
+def test_a_decompression_bomb_is_refused_saying_why(served, stubs):
+  bomb = decompression_bomb_png()  # 30,000 x 30,000 pixels in ~110 kB
+  why = "the image has too many pixels: 30000x30000 (900,000,000); the limit is 50,000,000"
+  assert _post(served, "/v1/models/classifier:predict", {"instances": [_b64(bomb)]}) == (
+      400, {"error": f"Input 'images' element 0: {why}"})
+  error = _rpc_error(stubs[0].Predict, _predict_request("classifier", [WOMAN_26.read_bytes(), bomb]))
+  assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details() == f"Input 'images' element 1: {why}"
 
 
 def test_rest_limits_and_unserved_verbs(served):

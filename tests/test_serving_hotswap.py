@@ -14,7 +14,6 @@ from pipeline import configs
 from serving import client as client_lib
 from serving import config, server as server_lib
 from tests.conftest import UTKFACE_DIR, fdp_serve
-from tests.test_serving_api import pushed_models  # pylint: disable=unused-import  (a fixture)
 
 JPEG = (UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg").read_bytes()
 CLIENTS_PER_PROTOCOL = 3
@@ -35,11 +34,11 @@ def _wait_for(condition, timeout=90.0):
     time.sleep(0.1)
 
 
-def test_hot_swap_under_load(tmp_path, pushed_models):
+def test_hot_swap_under_load(tmp_path, shipped_models):
   root = tmp_path / "models"
-  old = int(os.path.basename(pushed_models[configs.CLASSIFIER]))
+  old = int(os.path.basename(shipped_models[configs.CLASSIFIER]))
   new = old + 1
-  shutil.copytree(pushed_models[configs.CLASSIFIER], root / configs.CLASSIFIER / str(old))
+  shutil.copytree(shipped_models[configs.CLASSIFIER], root / configs.CLASSIFIER / str(old))
   server = server_lib.ModelServer(config.model_config_for_base_dir(str(root)), rest_port=0, grpc_port=0,
                                   host="127.0.0.1", poll_seconds=0.2).start()
   stop = threading.Event()
@@ -73,7 +72,7 @@ def test_hot_swap_under_load(tmp_path, pushed_models):
     for thread in threads:
       thread.start()
     time.sleep(LOAD_SECONDS_AROUND_SWAP)
-    shutil.copytree(pushed_models[configs.CLASSIFIER], root / configs.CLASSIFIER / str(new))  # a push, not atomic
+    shutil.copytree(shipped_models[configs.CLASSIFIER], root / configs.CLASSIFIER / str(new))  # a push, not atomic
     states = lambda: {s["version"]: s["state"] for s in status.status(configs.CLASSIFIER)["model_version_status"]}
     _wait_for(lambda: states() == {str(new): "AVAILABLE", str(old): "END"})
     time.sleep(0.5)  # answers the old version gave just before END may still be on their way to the clients
@@ -94,9 +93,9 @@ def test_hot_swap_under_load(tmp_path, pushed_models):
     server.stop()
 
 
-def test_fdp_serve_command(tmp_path, pushed_models):
+def test_fdp_serve_command(tmp_path, shipped_models):
   root = tmp_path / "models"
-  for model, path in pushed_models.items():
+  for model, path in shipped_models.items():
     shutil.copytree(path, root / model / os.path.basename(path))
   batching_file = tmp_path / config.BATCHING_CONFIG
   batching_file.write_text("max_batch_size { value: 4 }\nbatch_timeout_micros { value: 1000 }\n")
