@@ -43,9 +43,6 @@ class LoadedModel:
   def output_specs(self, signature_name: str) -> Dict[str, tf.TensorSpec]:
     return dict(self.signatures[signature_name].structured_outputs)
 
-  def method_name(self, signature_name: str) -> str:
-    return self.signature_def_map.signature_def[signature_name].method_name
-
   def _call(self, signature_name: str, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     outputs = self.signatures[signature_name](**{k: tf.constant(v) for k, v in inputs.items()})
     return {name: value.numpy() for name, value in outputs.items()}
