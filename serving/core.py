@@ -8,7 +8,7 @@ call with the metrics and turns anything unexpected into INTERNAL, so no request
 import dataclasses
 import logging
 import time
-from typing import Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, TypeVar
 
 import numpy as np
 import tensorflow as tf
@@ -28,6 +28,7 @@ IMAGE_INPUTS = ("images",)  # trainer/export.py's IMAGES_INPUT: encoded images, 
 EXAMPLES_INPUTS = ("examples",)  # serialized tf.Examples (trainer/export.py's EXAMPLES_INPUT)
 SIGNATURE_DEF_FIELD = "signature_def"
 UNKNOWN_MODEL = "<unknown>"  # the metrics' model_name for requests naming no configured model
+Answer = TypeVar("Answer")
 
 _TF_ERROR_CODES = {tf.errors.INVALID_ARGUMENT: errors.INVALID_ARGUMENT, tf.errors.NOT_FOUND: errors.NOT_FOUND,
                    tf.errors.RESOURCE_EXHAUSTED: errors.RESOURCE_EXHAUSTED,
@@ -97,13 +98,16 @@ class ServingCore:
     self.registry = registry
     self.metrics = metrics or metrics_lib.ServingMetrics()
 
-  def call(self, api: str, protocol: str, model_name: str, fn):
-    """Runs fn() for a front end, records metrics, and turns any failure into a ServingError."""
+  def call(self, api: str, protocol: str, model_name: str,
+           fn: Callable[[], Tuple[Answer, Optional[int]]]) -> Answer:
+    """Runs fn() for a front end and returns its answer; fn returns (answer, the model version that
+    answered, or None when no version did, e.g. a status request), the version being the metrics' label.
+    Records the metrics and turns any failure into a ServingError."""
     start, version, code = time.perf_counter(), "", errors.OK
     try:
-      result = fn()
-      version = str(getattr(result, "version", "") or "")
-      return result
+      answer, answered_by = fn()
+      version = str(answered_by or "")
+      return answer
     except errors.ServingError as e:
       code = e.code
       raise

@@ -59,6 +59,7 @@ class _Handler:
     self.core = core
 
   def serve(self, context, api: str, model_name: str, fn):
+    """fn() -> (the response, the model version that answered or None): see ServingCore.call."""
     try:
       return self.core.call(api, PROTOCOL, model_name, fn)
     except errors.ServingError as e:
@@ -92,10 +93,9 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer, _
       result = compute(spec)
       _fill_spec(response.model_spec, spec.name, result)
       write_outputs(response, result.outputs)
-      return result
+      return response, result.version
 
-    self.serve(context, api, spec.name, run)
-    return response
+    return self.serve(context, api, spec.name, run)
 
   def Predict(self, request, context):  # pylint: disable=invalid-name
     def compute(spec):
@@ -117,8 +117,12 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer, _
 
   def GetModelMetadata(self, request, context):  # pylint: disable=invalid-name
     spec = _spec(request.model_spec)
-    return self.serve(context, "metadata", spec.name,
-                      lambda: self.core.metadata(spec, request.metadata_field)).response
+
+    def run():
+      metadata = self.core.metadata(spec, request.metadata_field)
+      return metadata.response, metadata.version
+
+    return self.serve(context, "metadata", spec.name, run)
 
   def MultiInference(self, request, context):  # pylint: disable=invalid-name
     del request
@@ -129,7 +133,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer, _Handler):
 
   def GetModelStatus(self, request, context):  # pylint: disable=invalid-name
     spec = _spec(request.model_spec)
-    return self.serve(context, "status", spec.name, lambda: self.core.status(spec))
+    return self.serve(context, "status", spec.name, lambda: (self.core.status(spec), None))
 
   def HandleReloadConfigRequest(self, request, context):  # pylint: disable=invalid-name
     del request

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import re
+from typing import Tuple
 
 import numpy as np
 from werkzeug.wrappers import Request, Response
@@ -111,16 +112,16 @@ class RestApp:
     api, handler = route
     return self.core.call(api, PROTOCOL, spec.name, lambda: handler(spec, request))
 
-  def _status(self, spec: ModelSpec, request: Request) -> Response:
-    del request
-    return _json_response(wire.status_json(self.core.status(spec)))
+  # Each handler returns (the response, the model version that answered or None), as ServingCore.call wants.
 
-  def _metadata(self, spec: ModelSpec, request: Request) -> Response:
+  def _status(self, spec: ModelSpec, request: Request) -> Tuple[Response, None]:
+    del request
+    return _json_response(wire.status_json(self.core.status(spec))), None
+
+  def _metadata(self, spec: ModelSpec, request: Request) -> Tuple[Response, int]:
     del request
     metadata = self.core.metadata(spec)
-    response = _json_response(wire.metadata_json(metadata.response))
-    response.version = metadata.version
-    return response
+    return _json_response(wire.metadata_json(metadata.response)), metadata.version
 
   def _read_json(self, request: Request) -> dict:
     length = request.content_length
@@ -141,7 +142,7 @@ class RestApp:
       raise errors.invalid("The request body must be a JSON object")
     return body
 
-  def _predict(self, spec: ModelSpec, request: Request) -> Response:
+  def _predict(self, spec: ModelSpec, request: Request) -> Tuple[Response, int]:
     body = self._read_json(request)
     if ("instances" in body) == ("inputs" in body):
       raise errors.invalid("The request must have exactly one of 'instances' (row format) or 'inputs' "
@@ -167,5 +168,4 @@ class RestApp:
     else:
       response = _json_response({"outputs": _jsonable(next(iter(outputs.values()))) if len(outputs) == 1
                                  else {name: _jsonable(value) for name, value in outputs.items()}})
-    response.version = result.version  # read by ServingCore.call for the metrics' version label
-    return response
+    return response, result.version

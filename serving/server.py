@@ -44,6 +44,7 @@ class ModelServer:
     self._http = self._grpc = self._http_thread = None
 
   def start(self) -> "ModelServer":
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its per-request lines are too much here
     self.registry.start()
     app = rest.RestApp(self.core, self._max_request_bytes)
     self._http = werkzeug_serving.make_server(self._host, self.rest_port, app, threaded=True,
@@ -79,6 +80,3 @@ def batching_options(batching_parameters_file: Optional[str], enabled: bool = Tr
   if batching_parameters_file:
     return batching.BatchingOptions.from_proto(config_lib.read_batching_parameters(batching_parameters_file))
   return batching.BatchingOptions()
-
-
-logging.getLogger("werkzeug").setLevel(logging.WARNING)

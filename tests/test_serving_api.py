@@ -4,8 +4,11 @@ trained models committed in models/ (the Pusher's layout and signatures); the cl
 import base64
 import collections
 import json
+import logging
 import os
 import shutil
+import subprocess
+import sys
 
 import grpc
 import numpy as np
@@ -19,7 +22,7 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
 from pipeline import cli, configs
 from serving import client as client_lib
 from serving import config, server as server_lib
-from tests.conftest import UTKFACE_DIR, decompression_bomb_png
+from tests.conftest import REPO, UTKFACE_DIR, decompression_bomb_png
 
 WOMAN_26 = UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg"
 MAN_OLD = UTKFACE_DIR / "100_0_0_20170112213500903.jpg.chip.jpg"
@@ -224,10 +227,13 @@ def test_rest_limits_and_unserved_verbs(served):
   assert code == 200  # still up after every bad request
 
 
-def test_prometheus_metrics_count_requests_per_model_and_version(served):
+def test_prometheus_metrics_count_requests_per_model_and_version(served, stubs):
   _post(served, "/v1/models/classifier:predict", {"instances": [_b64(WOMAN_26.read_bytes())]})
   _post(served, "/v1/models/classifier:predict", "{bad")
   _get(served, "/v1/models/no-such-model-42")
+  _get(served, f"/v1/models/regressor/versions/{served.version}/metadata")
+  _get(served, "/v1/models/regressor")
+  stubs[0].Predict(_predict_request("classifier", [WOMAN_26.read_bytes()], label="stable"), timeout=30)
   response = requests.get(served.url + config.PROMETHEUS_PATH, timeout=30)
   assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
   text = response.text
@@ -239,6 +245,17 @@ def test_prometheus_metrics_count_requests_per_model_and_version(served):
   assert (f':tensorflow:serving:request_latency_seconds_count{{api="predict",model_name="classifier",'
           f'model_version="{served.version + 1}",protocol="rest"}}') in text
   assert 'model_name="<unknown>"' in text and "no-such-model-42" not in text  # label values stay bounded
+  for api, model, version, protocol in (("metadata", "regressor", served.version, "rest"),
+                                        ("status", "regressor", "", "rest"),
+                                        ("predict", "classifier", served.version, "grpc")):
+    assert (f':tensorflow:serving:request_count_total{{api="{api}",model_name="{model}",'
+            f'model_version="{version}",protocol="{protocol}",status="OK"}}') in text
+
+
+def test_importing_the_server_leaves_logging_alone():
+  code = "import logging, serving.server; print(logging.getLogger('werkzeug').level)"
+  assert subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                        cwd=REPO).stdout.strip() == str(logging.NOTSET)
 
 
 # gRPC.
