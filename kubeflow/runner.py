@@ -41,10 +41,14 @@ def build_pipeline(data_root: str, pipeline_root: str, serving_root: Optional[st
                    spans: bool = False):
   """create_pipeline() with the Kubeflow config; the Trainers get the resource request."""
   from pipeline import pipeline  # pylint: disable=g-import-not-at-top
+  from trainer import face_network  # pylint: disable=g-import-not-at-top
   tfx_pipeline = pipeline.create_pipeline(
       pipeline_name=pipeline_name, pipeline_root=pipeline_root, data_root=data_root, dataset=dataset,
       serving_root=serving_root or os.path.join(pipeline_root, "serving_model"), training=training,
-      thresholds=thresholds, beam_pipeline_args=beam_pipeline_args, spans=spans)
+      thresholds=thresholds, beam_pipeline_args=beam_pipeline_args, spans=spans,
+      # converted into the image at build time (kubeflow/Dockerfile)
+      pretrained_model_uri=face_network.converted_dir(training.pretrained_variant,
+                                                      configs.KUBEFLOW_PRETRAINED_CACHE))
   trainer_ids = {pipeline.trainer_id(m) for m in configs.MODELS}
   for component in tfx_pipeline.components:
     if component.id in trainer_ids:

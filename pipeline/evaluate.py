@@ -15,6 +15,8 @@ import numpy as np
 from pipeline import configs
 
 SLICE_FEATURES = (configs.GENDER_KEY, configs.RACE_KEY, configs.AGE_BUCKET_KEY)
+# Age ranges reported beside the slices (inclusive; None: no upper end): children, teenagers, adults, seniors.
+AGE_RANGES = ((0, 9), (10, 17), (18, 59), (60, None))
 BATCH_SIZE = 64
 
 
@@ -86,12 +88,25 @@ def metrics(kind: str, predictions: Dict[str, np.ndarray], labels: Dict[str, np.
   return {"age_mae": float(np.mean(np.abs(predictions[configs.AGE_KEY][:, 0] - labels[configs.AGE_KEY])))}
 
 
+def age_range_rows(ages: np.ndarray) -> Dict[str, np.ndarray]:
+  """'age=0-9', 'age=10-17', 'age=18-59', 'age=60+' -> row mask (the ranges without rows are left out)."""
+  rows = {}
+  for low, high in AGE_RANGES:
+    name = f"{configs.AGE_KEY}={low}+" if high is None else f"{configs.AGE_KEY}={low}-{high}"
+    mask = (ages >= low) & (ages <= (np.inf if high is None else high))
+    if mask.any():
+      rows[name] = mask
+  return rows
+
+
 def slice_rows(labels: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-  """'feature=value' -> row mask, for gender, race (when present) and age bucket."""
+  """'feature=value' -> row mask, for gender, race (when present), age bucket and age range."""
   columns = {configs.GENDER_KEY: labels[configs.GENDER_KEY], configs.RACE_KEY: labels[configs.RACE_KEY],
              configs.AGE_BUCKET_KEY: age_buckets(labels[configs.AGE_KEY])}
-  return {f"{feature}={value}": columns[feature] == value
+  rows = {f"{feature}={value}": columns[feature] == value
           for feature in SLICE_FEATURES for value in np.unique(columns[feature]) if value >= 0}
+  rows.update(age_range_rows(np.asarray(labels[configs.AGE_KEY])))
+  return rows
 
 
 def evaluate(model_dir: str, data: str, split: str = "test", dataset: Optional[str] = None) -> dict:
@@ -117,9 +132,9 @@ SLICE_VALUE_NAMES = {configs.GENDER_KEY: configs.GENDERS, configs.RACE_KEY: conf
 
 
 def slice_label(name: str) -> str:
-  """'race=1' -> 'race=1 black'."""
+  """'race=1' -> 'race=1 black'; 'age=18-59' as it is."""
   feature, value = name.split("=")
-  return f"{name} {SLICE_VALUE_NAMES[feature][int(value)]}"
+  return f"{name} {SLICE_VALUE_NAMES[feature][int(value)]}" if feature in SLICE_VALUE_NAMES else name
 
 
 def format_report(report: dict) -> str:

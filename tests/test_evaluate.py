@@ -27,10 +27,19 @@ def test_classifier_and_regressor_metrics_on_known_predictions():
 def test_slices_cover_gender_race_and_age_bucket_and_skip_a_missing_race():
   rows = evaluate.slice_rows(_labels([10, 30, 60, 110], [0, 1, 1, 0], [0, 1, 2, -1]))
   assert set(rows) == {"gender=0", "gender=1", "race=0", "race=1", "race=2",
-                       "age_bucket=0", "age_bucket=1", "age_bucket=2", "age_bucket=4"}
+                       "age_bucket=0", "age_bucket=1", "age_bucket=2", "age_bucket=4",
+                       "age=10-17", "age=18-59", "age=60+"}
   assert rows["gender=1"].tolist() == [False, True, True, False]
   assert rows["age_bucket=4"].tolist() == [False, False, False, True]
+  assert rows["age=60+"].tolist() == [False, False, True, True]
   assert evaluate.slice_label("race=3") == "race=3 indian"
+  assert evaluate.slice_label("age=18-59") == "age=18-59"
+
+
+def test_age_ranges_meet_at_their_edges():
+  rows = evaluate.age_range_rows(np.array([0, 9, 10, 17, 18, 59, 60, 116]))
+  assert {name: mask.nonzero()[0].tolist() for name, mask in rows.items()} == {
+      "age=0-9": [0, 1], "age=10-17": [2, 3], "age=18-59": [4, 5], "age=60+": [6, 7]}
 
 
 def test_a_raw_folder_is_split_as_the_pipeline_splits_it(tmp_path):

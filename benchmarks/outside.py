@@ -1,0 +1,160 @@
+"""Outside validation: All-Age-Faces photos (another camera, framing and population than UTKFace)
+through the product's own path, never used for training or for any split.
+
+`fdp serve` serves the models folder; `fdp predict --json --model both` (face detection and alignment
+on) answers for every photo; the largest face found is the photo's answer, and a photo where no face
+is found counts as wrong for every metric (its age error is the error of guessing the photo set's
+median age).
+
+  .venv/bin/python benchmarks/outside.py [--models models] [--aaf DIR] [--subset] [--detector NAME]
+
+Writes benchmarks/results/outside_aaf.json: the figures on all photos ("all") or, with --subset, on the
+fixed stratified subset that CI re-computes (tests/test_outside.py), plus outside_aaf.png (gender and
+age-bucket accuracy and age MAE per age decade). Both runs are kept in the one JSON file.
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
+RESULTS = os.path.join(REPO, "benchmarks", "results")
+OUT = os.path.join(RESULTS, "outside_aaf.json")
+SUBSET_EVERY = 10  # the CI subset: every 10th photo (by file name) of each gender x age-decade cell
+TARGETS = {"gender_accuracy": (">=", 0.94), "gender_accuracy_18+": (">=", 0.965), "age_mae": ("<=", 5.0),
+           "age_bucket_accuracy": (">=", 0.80)}
+
+from pipeline import configs, evaluate  # noqa: E402
+
+
+def read_labels(aaf_dir: str) -> List[dict]:
+  """labels.csv -> [{file, age, gender (0 male, 1 female as in UTKFace)}], sorted by file name."""
+  with open(os.path.join(aaf_dir, "labels.csv")) as f:
+    rows = [{"file": r["file"], "age": int(r["age"]), "gender": configs.GENDERS.index(r["gender"])}
+            for r in csv.DictReader(f)]
+  return sorted(rows, key=lambda r: r["file"])
+
+
+def stratified_subset(rows: List[dict], every: int = SUBSET_EVERY) -> List[dict]:
+  """Every `every`-th row of each gender x age-decade cell (a fixed, balanced subset)."""
+  cells: Dict[tuple, List[dict]] = {}
+  for row in rows:
+    cells.setdefault((row["gender"], min(row["age"] // 10, 7)), []).append(row)
+  return sorted((r for cell in cells.values() for r in cell[::every]), key=lambda r: r["file"])
+
+
+def largest_face(record: dict) -> Optional[dict]:
+  faces = record.get("faces") or []
+  return max(faces, key=lambda face: face["box"][2] * face["box"][3]) if faces else None
+
+
+def score(rows: List[dict], records: Dict[str, dict]) -> dict:
+  """Overall and per-decade figures of the answers `records` (file name -> fdp predict record)."""
+  ages = np.array([r["age"] for r in rows])
+  genders = np.array([r["gender"] for r in rows])
+  answers = [largest_face(records.get(r["file"], {})) for r in rows]
+  found = np.array([a is not None for a in answers])
+  fallback_age = float(np.median(ages))
+  female = np.array([a is not None and a["gender"] == configs.GENDERS[1] for a in answers])
+  gender_ok = found & (female == (genders == 1))
+  bucket_ok = found & np.array([a is not None and a["age_bucket"] == configs.AGE_BUCKETS[b]
+                                for a, b in zip(answers, evaluate.age_buckets(ages))])
+  age_error = np.abs(np.array([a["age"] if a is not None else fallback_age for a in answers]) - ages)
+
+  def figures(mask) -> dict:
+    return {"n": int(mask.sum()), "faces_found": int(found[mask].sum()),
+            "gender_accuracy": float(gender_ok[mask].mean()), "age_bucket_accuracy": float(bucket_ok[mask].mean()),
+            "age_mae": float(age_error[mask].mean())}
+
+  result = figures(np.ones(len(rows), bool))
+  result["gender_accuracy_18+"] = float(gender_ok[ages >= 18].mean())
+  result["slices"] = {name: figures(mask) for name, mask in evaluate.age_range_rows(ages).items()}
+  result["slices"].update({f"gender={g}": figures(genders == g) for g in (0, 1)})
+  result["by_decade"] = [dict(decade=f"{d * 10}-{d * 10 + 9}", **figures((ages // 10) == d))
+                         for d in range(int(ages.max()) // 10 + 1) if ((ages // 10) == d).any()]
+  return result
+
+
+def predict_with_fdp(paths: List[str], models_dir: str, detector: Optional[str] = None) -> Dict[str, dict]:
+  """`fdp serve` on the models folder + `fdp predict --json --model both` over the photos:
+  file name -> the JSON record fdp predict printed."""
+  from tests.conftest import fdp_serve  # pylint: disable=g-import-not-at-top  (the one serve helper)
+  with fdp_serve("--model-base-dir", models_dir) as (_, rest_port, _):
+    command = [sys.executable, "-m", "pipeline.cli", "predict", "--json", "--model", "both",
+               "--server", f"127.0.0.1:{rest_port}"] + (["--detector", detector] if detector else []) + paths
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+  records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+  if len(records) != len(paths):
+    raise RuntimeError(f"fdp predict answered {len(records)} of {len(paths)} photos: {result.stderr[-2000:]}")
+  return {os.path.basename(r["image"]): r for r in records}
+
+
+def run(aaf_dir: str, models_dir: str, subset: bool, detector: Optional[str] = None) -> dict:
+  rows = read_labels(aaf_dir)
+  rows = stratified_subset(rows) if subset else rows
+  started = time.perf_counter()
+  records = predict_with_fdp([os.path.join(aaf_dir, "faces", r["file"]) for r in rows], models_dir, detector)
+  seconds = time.perf_counter() - started
+  result = score(rows, records)
+  result.update(photos_per_second=len(rows) / seconds, detector=detector or "default",
+                models=os.path.relpath(os.path.abspath(models_dir), REPO))
+  result["targets"] = {name: {"target": f"{op} {value}", "met": (result[name] >= value) if op == ">=" else
+                              (result[name] <= value)} for name, (op, value) in TARGETS.items()}
+  return result
+
+
+def plot(result: dict, path: str) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  decades = result["by_decade"]
+  names = [d["decade"] for d in decades]
+  fig, (acc, mae) = plt.subplots(1, 2, figsize=(11, 4))
+  acc.plot(names, [d["gender_accuracy"] for d in decades], "o-", label="gender")
+  acc.plot(names, [d["age_bucket_accuracy"] for d in decades], "s-", label="age bucket")
+  acc.set_ylim(0, 1)
+  acc.set_ylabel("accuracy")
+  acc.legend()
+  mae.bar(names, [d["age_mae"] for d in decades], color="tab:orange")
+  mae.set_ylabel("age MAE (years)")
+  for ax in (acc, mae):
+    ax.set_xlabel("true age")
+  fig.suptitle(f"All-Age-Faces, {result['n']} photos through fdp predict (detection on): "
+               f"gender {result['gender_accuracy']:.3f}, bucket {result['age_bucket_accuracy']:.3f}, "
+               f"MAE {result['age_mae']:.2f}")
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--models", default=os.path.join(REPO, "models"), help="a serving root")
+  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"))
+  parser.add_argument("--subset", action="store_true", help="the fixed ~300-photo subset CI re-computes")
+  parser.add_argument("--detector", default=None, help="fdp predict --detector (default: its default)")
+  parser.add_argument("--out", default=OUT)
+  args = parser.parse_args()
+  result = run(args.aaf, args.models, args.subset, args.detector)
+  recorded = {}
+  if os.path.exists(args.out):
+    with open(args.out) as f:
+      recorded = json.load(f)
+  recorded["subset" if args.subset else "all"] = result
+  os.makedirs(os.path.dirname(args.out), exist_ok=True)
+  with open(args.out, "w") as f:
+    json.dump(recorded, f, indent=2)
+  if not args.subset:
+    plot(result, os.path.splitext(args.out)[0] + ".png")
+  print(json.dumps({k: v for k, v in result.items() if k not in ("by_decade", "slices")}, indent=2))
+
+
+if __name__ == "__main__":
+  main()
