@@ -9,7 +9,7 @@ DATA ?=
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test venv lock clean
+.PHONY: run test venv browser lock clean
 
 $(VENV)/.installed: requirements.lock setup.py
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv || pip install --quiet uv
@@ -23,7 +23,11 @@ venv: $(VENV)/.installed
 run: venv
 	$(VENV)/bin/fdp run local $(if $(DATA),--data $(DATA)) $(ARGS)
 
-test: venv
+# Chromium + chromedriver for the web page's browser test, installed when missing.
+browser:
+	scripts/ensure-browser.sh
+
+test: venv browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Re-resolve requirements.in into the lock file (after editing requirements.in).
