@@ -69,8 +69,10 @@ KUBEFLOW_PRETRAINED_CACHE = "/opt/face-demographics/pretrained"
 
 # Where things live by default. FDP_HOME holds pipeline outputs, MLMD and the serving root.
 DEFAULT_HOME = os.environ.get("FDP_HOME", os.path.join(os.getcwd(), "fdp_home"))
-# The trained models shipped with the project (a serving root: <model>/<version>/saved_model.pb).
-SHIPPED_MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+# The trained models shipped with the project (a serving root: <model>/<version>/saved_model.pb): the
+# checkout's models/; FDP_MODELS_DIR elsewhere (an installed package has no models/; the image sets it).
+SHIPPED_MODELS_DIR = os.environ.get(
+    "FDP_MODELS_DIR", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models"))
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema")
 
 
