@@ -3,6 +3,7 @@
 Nothing heavy at import time: TensorFlow and gRPC load inside the commands, so `fdp --help` stays fast.
 """
 import json
+import os
 import signal
 import sys
 import threading
@@ -13,9 +14,8 @@ REST_PORT, GRPC_PORT = 8501, 8500  # serving/config.py's; repeated here so --hel
 
 
 def cmd_serve(args) -> int:
+  base_dir = args.model_base_dir or (None if args.model_config else shipped_models_dir())
   from serving import server as server_lib  # pylint: disable=g-import-not-at-top
-  from pipeline import configs  # pylint: disable=g-import-not-at-top
-  base_dir = args.model_base_dir or (None if args.model_config else configs.SHIPPED_MODELS_DIR)
   model_config = server_lib.build_model_config(args.model_config, base_dir)
   options = server_lib.batching_options(args.batching_parameters, enabled=not args.no_batching)
   server = server_lib.ModelServer(model_config, rest_port=args.rest_port, grpc_port=args.grpc_port,
@@ -29,6 +29,17 @@ def cmd_serve(args) -> int:
   wait_for_stop_signal()
   server.stop()
   return 0
+
+
+def shipped_models_dir() -> str:
+  """The trained models served by default; when they are not there, says where it looked and what to do."""
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  if not os.path.isdir(configs.SHIPPED_MODELS_DIR):
+    raise SystemExit(f"fdp serve: no trained models at {configs.SHIPPED_MODELS_DIR} (the shipped models are the "
+                     "models/ folder of a source checkout; an installed package does not include them). Set "
+                     "FDP_MODELS_DIR to a folder holding classifier/ and regressor/, or pass --model-base-dir or "
+                     "--model-config.")
+  return configs.SHIPPED_MODELS_DIR
 
 
 def wait_for_stop_signal() -> None:
@@ -60,7 +71,7 @@ def register(subparsers) -> None:
   source = serve.add_mutually_exclusive_group()
   source.add_argument("--model-config", help="TF Serving's models.config (ModelServerConfig text proto)")
   source.add_argument("--model-base-dir", help="a serving root: one folder per model, numbered versions inside "
-                      "(default: the trained models shipped in the repository's models/)")
+                      "(default: the trained models shipped in the repository's models/, or $FDP_MODELS_DIR)")
   serve.add_argument("--rest-port", type=int, default=REST_PORT, help="0: a free port")
   serve.add_argument("--grpc-port", type=int, default=GRPC_PORT, help="0: a free port")
   serve.add_argument("--host", default="0.0.0.0")

@@ -132,12 +132,14 @@ def e2e_pipeline(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def fdp_serve(*args):
-  """`fdp serve ARGS` on free ports of 127.0.0.1, as a subprocess. Yields (the lines it printed up to
-  its "REST on" line, REST port, gRPC port); then stops it with SIGTERM, after which it must exit 0."""
+def fdp_serve(*args, env=None):
+  """`fdp serve ARGS` on free ports of 127.0.0.1, as a subprocess (with `env` added to the environment).
+  Yields (the lines it printed up to its "REST on" line, REST port, gRPC port); then stops it with SIGTERM,
+  after which it must exit 0."""
   process = subprocess.Popen(
       [sys.executable, "-m", "pipeline.cli", "serve", *args, "--rest-port", "0", "--grpc-port", "0",
-       "--host", "127.0.0.1"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+       "--host", "127.0.0.1"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+      env={**os.environ, **(env or {})})
   try:
     lines = []
     for line in process.stdout:
