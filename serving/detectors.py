@@ -1,0 +1,98 @@
+"""The two face detectors, behind one interface: `DETECTORS[name].locate(photo, min_face_size, min_confidence)`
+-> [Detection], boxes and keypoints in the photo's pixels, most confident first.
+
+- "blazeface" (default): MediaPipe's short-range BlazeFace on TFLite over an image pyramid
+  (serving/blazeface.py), a few to a few tens of milliseconds per photo.
+- "mtcnn": the `mtcnn` package (P/R/O-Net), about ten times slower; kept for comparison.
+
+Each detector's box is its own: BlazeFace's box spans forehead to chin and ear to ear, about 1.5 times
+the side of MTCNN's, so each has its own default minimum face size (about the same faces: 40 and 20 px
+are the boxes of faces whose UTKFace crop covers about 45 and 35 photo pixels).
+Both load on first use (TensorFlow), once per process (BlazeFace: one interpreter per thread).
+"""
+import dataclasses
+import functools
+import threading
+from typing import Callable, List, NamedTuple, Tuple
+
+import numpy as np
+from PIL import Image
+
+from serving import blazeface
+from serving import face_alignment
+
+MAX_DETECTION_SIDE = 1280  # larger photos are searched at this size; crops come from the full photo
+# MTCNN's own min_face_size stays within these bounds: below 12 P-Net sees nothing, and mtcnn 1.0.0 sizes
+# its image pyramid for 20, so above 20 the last levels shrink below 12 pixels and it finds no face at all.
+# Larger minimum face sizes downscale the searched photo instead (which is also faster).
+MTCNN_FACE_SIZE_RANGE = (12, 20)
+
+_mtcnn_lock = threading.Lock()
+
+
+class Detection(NamedTuple):
+  box: Tuple[int, int, int, int]  # x, y, width, height
+  score: float
+  landmarks: face_alignment.Landmarks
+
+
+@dataclasses.dataclass(frozen=True)
+class Detector:
+  name: str
+  locate: Callable[[Image.Image, float, float], List[Detection]]
+  load: Callable[[], object]  # loads the model now (otherwise the first photo does)
+  min_face_size: int  # default, in pixels of the photo (the side of this detector's box)
+  min_confidence: float  # default
+  framing: face_alignment.Framing
+
+
+def _box(x0: float, y0: float, width: float, height: float) -> Tuple[int, int, int, int]:
+  return round(x0), round(y0), round(width), round(height)
+
+
+def locate_blazeface(photo: Image.Image, min_face_size: float, min_confidence: float) -> List[Detection]:
+  detections = []
+  for face in blazeface.detect(photo, min_face_size, min_confidence, max_side=MAX_DETECTION_SIDE):
+    x0, y0, x1, y1 = face.box
+    left_eye, right_eye, nose, mouth = (tuple(float(v) for v in point) for point in face.keypoints[:4])
+    detections.append(Detection(_box(x0, y0, x1 - x0, y1 - y0), face.score,
+                                face_alignment.Landmarks(left_eye, right_eye, nose, mouth)))
+  return detections
+
+
+@functools.lru_cache(maxsize=1)
+def load_mtcnn():
+  """MTCNN, loaded once per process (the first call imports TensorFlow)."""
+  from mtcnn import MTCNN  # pylint: disable=g-import-not-at-top  (TensorFlow: load on first use)
+  return MTCNN(stages="face_and_landmarks_detection", device="CPU:0")
+
+
+def locate_mtcnn(photo: Image.Image, min_face_size: float, min_confidence: float) -> List[Detection]:
+  smallest, largest = MTCNN_FACE_SIZE_RANGE
+  scale = min(1.0, MAX_DETECTION_SIDE / max(photo.size), largest / max(1, min_face_size))
+  searched = photo if scale == 1.0 else photo.resize(
+      (max(1, round(photo.width * scale)), max(1, round(photo.height * scale))), Image.Resampling.LANCZOS)
+  with _mtcnn_lock:
+    found = load_mtcnn().detect_faces(
+        np.asarray(searched), min_face_size=int(np.clip(round(min_face_size * scale), smallest, largest)),
+        threshold_onet=min(min_confidence, 0.8))
+  detections = []
+  for item in found:
+    x, y, width, height = (value / scale for value in item["box"])
+    if item["confidence"] < min_confidence or min(width, height) < min_face_size:
+      continue
+    points = {name: np.asarray(point) / scale for name, point in item["keypoints"].items()}
+    landmarks = face_alignment.Landmarks(
+        left_eye=tuple(points["left_eye"]), right_eye=tuple(points["right_eye"]), nose=tuple(points["nose"]),
+        mouth=tuple((points["mouth_left"] + points["mouth_right"]) / 2))
+    detections.append(Detection(_box(x, y, width, height), float(item["confidence"]), landmarks))
+  return sorted(detections, key=lambda detection: -detection.score)
+
+
+BLAZEFACE = Detector("blazeface", locate_blazeface, blazeface.load, min_face_size=40, min_confidence=0.7,
+                     framing=face_alignment.Framing(eyes_center=(0.4925, 0.3014), eye_distance=0.3993,
+                                                    eyes_to_mouth=0.4226))
+MTCNN = Detector("mtcnn", locate_mtcnn, load_mtcnn, min_face_size=20, min_confidence=0.9,
+                 framing=face_alignment.MTCNN_FRAMING)
+DETECTORS = {detector.name: detector for detector in (BLAZEFACE, MTCNN)}
+DEFAULT = BLAZEFACE.name
