@@ -10,7 +10,7 @@ either loads on its first call, once per process.
 import io
 from typing import List, NamedTuple, Optional, Tuple
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from serving import detectors, face_alignment
 
@@ -43,6 +43,8 @@ def decode_photo(image_bytes: bytes) -> Image.Image:
       return ImageOps.exif_transpose(image).convert("RGB")
   except UnreadableImageError:
     raise
+  except UnidentifiedImageError:
+    raise UnreadableImageError("not a readable image: unknown image format") from None
   except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
     raise UnreadableImageError(f"not a readable image: {error}") from error
 

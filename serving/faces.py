@@ -1,21 +1,29 @@
-"""`fdp predict`: faces of an image -> the two models -> one record per image.
+"""`fdp predict`: faces of images -> the two models -> one record per image, in input order.
 
 Face detection is pluggable: `detect_faces(image_bytes) -> [(box, score, crop_bytes)]` with box =
 [x, y, w, h] in the image's pixels. `whole_image` (`--no-detect`) treats the whole image as one face
 (box = the full image, score 1.0), which is right for pre-cropped faces such as UTKFace's.
 
+Many images run as a pipeline: `workers` threads read and detect the next images while the faces of
+the previous ones are at the model server, and faces of consecutive images share requests (up to
+`batch_faces` crops per request, one request per model).
+
 The --json record is a stable format that scripts depend on:
   {"image": PATH, "faces": [{"box": [x, y, w, h], "score": S, "age_bucket": "25-49", "age_bucket_prob": P,
-                             "gender": "female", "gender_prob": P, "age": 31.2}]}
-Fields of a model not asked for are left out; an image that cannot be read or predicted gets "error"
-instead of "faces", and the other images still run.
+                             "gender": "female", "gender_prob": P, "age": 31.2, "warnings": [...]}]}
+Fields of a model not asked for are left out; "warnings" lists what not to trust (serving/trust.py). An
+image that cannot be read or predicted gets "error" instead of "faces", and the other images still run.
 """
+import collections
+import concurrent.futures
 import io
-from typing import Callable, Iterator, List, Sequence, Tuple
+import os
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from pipeline import configs
+from serving import trust as trust_lib
 
 Box = List[int]
 Face = Tuple[Box, float, bytes]
@@ -24,6 +32,9 @@ FaceDetector = Callable[[bytes], List[Face]]
 AGE_BUCKET_OUTPUT, GENDER_OUTPUT, AGE_OUTPUT = configs.AGE_BUCKET_KEY, configs.GENDER_KEY, configs.AGE_KEY
 BOTH = "both"
 MODEL_CHOICES = configs.MODELS + (BOTH,)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
+BATCH_FACES = 32  # crops per model request, at most
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def whole_image(image_bytes: bytes) -> List[Face]:
@@ -38,6 +49,20 @@ def whole_image(image_bytes: bytes) -> List[Face]:
   except (OSError, SyntaxError) as e:
     raise ValueError(f"not a readable image: {e}") from None
   return [([0, 0, width, height], 1.0, image_bytes)]
+
+
+def image_paths(paths: Iterable[str]) -> List[str]:
+  """Files as given; a folder stands for its image files (by extension, any depth), in sorted order."""
+  found = []
+  for path in paths:
+    if not os.path.isdir(path):
+      found.append(path)
+      continue
+    for folder, subfolders, names in os.walk(path):
+      subfolders.sort()
+      found.extend(os.path.join(folder, name) for name in sorted(names)
+                   if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."))
+  return found
 
 
 def _classifier_fields(outputs, i: int) -> dict:
@@ -67,33 +92,100 @@ def predict_crops(client, crops: Sequence[bytes], models: Sequence[str]) -> List
   return fields
 
 
+def face_records(faces: Sequence[Face], predictions: Sequence[dict],
+                 trust: trust_lib.Trust = trust_lib.Trust()) -> List[dict]:
+  """One record per face: box, score, the predicted fields and the warnings about them."""
+  records = []
+  for (box, score, _), fields in zip(faces, predictions):
+    record = {"box": [int(v) for v in box], "score": round(float(score), 4), **fields}
+    record["warnings"] = trust_lib.warnings(record, trust)
+    records.append(record)
+  return records
+
+
 def models_for(choice: str) -> Tuple[str, ...]:
   return configs.MODELS if choice == BOTH else (choice,)
 
 
-def predict_image(client, path: str, models: Sequence[str], detect_faces: FaceDetector = whole_image) -> dict:
-  """One image's record; every failure lands in its "error" field, never in an exception."""
-  from serving.client import ServingClientError  # pylint: disable=g-import-not-at-top
+def _detect(path: str, detect_faces: FaceDetector):
+  """(path, faces) or (path, error message)."""
   try:
     with open(path, "rb") as f:
-      faces = detect_faces(f.read())
-    records = [{"box": [int(v) for v in box], "score": round(float(score), 4)} for box, score, _ in faces]
-    if faces:
-      for record, fields in zip(records, predict_crops(client, [crop for _, _, crop in faces], models)):
-        record.update(fields)
+      return path, detect_faces(f.read())
+  except (OSError, ValueError) as e:
+    return path, str(e) or type(e).__name__
+
+
+def _in_order(paths: Sequence[str], detect_faces: FaceDetector, workers: int) -> Iterator[Tuple[list, bool]]:
+  """Yields each image's detection in input order, with whether the next one is ready too; the
+  workers keep a few images ahead."""
+  with concurrent.futures.ThreadPoolExecutor(max(1, workers), thread_name_prefix="detect") as pool:
+    pending = collections.deque()
+    upcoming = iter(paths)
+    ahead = 4 * max(1, workers)
+    for path in upcoming:
+      pending.append(pool.submit(_detect, path, detect_faces))
+      if len(pending) >= ahead:
+        break
+    while pending:
+      result = pending.popleft().result()
+      for path in upcoming:
+        pending.append(pool.submit(_detect, path, detect_faces))
+        break
+      yield result, bool(pending) and pending[0].done()
+
+
+def _predict_batch(client, batch, models, trust) -> List[dict]:
+  from serving.client import ServingClientError  # pylint: disable=g-import-not-at-top
+  crops = [crop for _, faces in batch if not isinstance(faces, str) for _, _, crop in faces]
+  try:
+    predictions = predict_crops(client, crops, models) if crops else []
   except (OSError, ValueError, ServingClientError) as e:
-    return {"image": path, "error": str(e)}
-  return {"image": path, "faces": records}
+    return [{"image": path, "error": faces if isinstance(faces, str) else str(e)} for path, faces in batch]
+  records, start = [], 0
+  for path, faces in batch:
+    if isinstance(faces, str):
+      records.append({"image": path, "error": faces})
+      continue
+    records.append({"image": path, "faces": face_records(faces, predictions[start:start + len(faces)], trust)})
+    start += len(faces)
+  return records
 
 
-def predict_images(client, paths: Sequence[str], models: Sequence[str],
-                   detect_faces: FaceDetector = whole_image) -> Iterator[dict]:
-  for path in paths:
-    yield predict_image(client, path, models, detect_faces)
+def predict_images(client, paths: Sequence[str], models: Sequence[str], detect_faces: FaceDetector = whole_image,
+                   workers: int = DEFAULT_WORKERS, batch_faces: int = BATCH_FACES,
+                   trust: trust_lib.Trust = trust_lib.Trust(), progress: Optional[Callable[[int], None]] = None
+                   ) -> Iterator[dict]:
+  """One record per image, in input order. Detection runs ahead in `workers` threads; the faces of the
+  images detected so far go to the server together, up to `batch_faces` per request. `progress(n)` is
+  called after every n images."""
+  batch, faces_in_batch = [], 0
+  for (path, faces), next_ready in _in_order(paths, detect_faces, workers):
+    count = 0 if isinstance(faces, str) else len(faces)
+    if batch and faces_in_batch + count > batch_faces:  # an image's faces stay in one request
+      yield from _flush(client, batch, models, trust, progress)
+      batch, faces_in_batch = [], 0
+    batch.append((path, faces))
+    faces_in_batch += count
+    if faces_in_batch >= batch_faces or not next_ready:
+      yield from _flush(client, batch, models, trust, progress)
+      batch, faces_in_batch = [], 0
+
+
+def _flush(client, batch, models, trust, progress) -> List[dict]:
+  records = _predict_batch(client, batch, models, trust)
+  if progress:
+    progress(len(batch))
+  return records
+
+
+def predict_image(client, path: str, models: Sequence[str], detect_faces: FaceDetector = whole_image) -> dict:
+  """One image's record; every failure lands in its "error" field, never in an exception."""
+  return next(predict_images(client, [path], models, detect_faces, workers=1))
 
 
 def human_lines(record: dict) -> List[str]:
-  """One line per face: age bucket, gender with confidence, estimated age."""
+  """One line per face: age bucket, gender with confidence, estimated age, what not to trust."""
   if "error" in record:
     return [f"{record['image']}: error: {record['error']}"]
   if not record["faces"]:
@@ -106,6 +198,8 @@ def human_lines(record: dict) -> List[str]:
       parts.append(f"{face['gender']} ({face['gender_prob']:.0%})")
     if "age" in face:
       parts.append(f"~{face['age']:.1f} years")
+    if face.get("warnings"):
+      parts.append(f"[{', '.join(face['warnings'])}]")
     x, y, w, h = face["box"]
     lines.append(f"{record['image']}: face {n} at [{x}, {y}, {w}, {h}]: {', '.join(parts)}")
   return lines

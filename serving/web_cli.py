@@ -1,6 +1,6 @@
 """`fdp web --server HOST:PORT [--protocol rest|grpc] [--port 8080]`, registered into pipeline/cli.py.
 
-Nothing heavy at import time (Flask, MTCNN and TensorFlow load when the command runs)."""
+Nothing heavy at import time (Flask, the face detector and TensorFlow load when the command runs)."""
 import sys
 import threading
 
@@ -15,10 +15,12 @@ def cmd_web(args) -> int:
   from serving import face_detection  # pylint: disable=g-import-not-at-top
   from serving import faces  # pylint: disable=g-import-not-at-top
   from serving.web import app as app_lib  # pylint: disable=g-import-not-at-top
-  config = app_lib.WebConfig(server=args.server, min_face_size=args.min_face_size,
-                             min_confidence=args.min_confidence)
-  print("Loading the face detector ...", flush=True)
-  face_detection.load_detector()
+  from serving import trust  # pylint: disable=g-import-not-at-top
+  config = app_lib.WebConfig(server=args.server, detector=args.detector, min_face_size=args.min_face_size,
+                             min_confidence=args.min_confidence,
+                             trust=trust.Trust(min_face_size=args.min_judged_face_size))
+  print(f"Loading the face detector ({args.detector}) ...", flush=True)
+  face_detection.load_detector(args.detector)
   with client_lib.connect(args.server, args.protocol, timeout=args.timeout) as client:
     app = app_lib.create_app(config, app_lib.client_predictor(client, faces.models_for(args.model)))
     server = werkzeug_serving.make_server(args.host, args.port, app, threaded=True)
@@ -31,17 +33,14 @@ def cmd_web(args) -> int:
 
 
 def register(subparsers) -> None:
-  from serving import face_detection, faces  # pylint: disable=g-import-not-at-top  (numpy + Pillow only)
+  from serving import faces  # pylint: disable=g-import-not-at-top  (numpy + Pillow only)
   web = subparsers.add_parser("web", help="a web page: upload a photo, see each face's age and gender")
   web.add_argument("--server", required=True, help="HOST:PORT of the model server (TF Serving or fdp serve)")
   web.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
   web.add_argument("--port", type=int, default=DEFAULT_PORT, help="the page's port (0: a free one)")
   web.add_argument("--host", default="127.0.0.1", help="the page's address (0.0.0.0: every interface)")
   web.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.BOTH)
-  web.add_argument("--min-face-size", type=int, default=face_detection.DEFAULT_MIN_FACE_SIZE,
-                   help="smallest face, in pixels of the photo")
-  web.add_argument("--min-confidence", type=float, default=face_detection.DEFAULT_MIN_CONFIDENCE,
-                   help="MTCNN's confidence a face needs")
+  serving_cli.add_detection_options(web)
   web.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the model server")
   web.set_defaults(func=cmd_web)
 

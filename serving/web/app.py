@@ -1,7 +1,7 @@
 """The Flask app: the page (GET /) and its JSON API (POST /api/predict, multipart field `photo`).
 
     {"width": W, "height": H, "faces": [{"box": [x, y, w, h], "score": S, "age_bucket": "25-49",
-     "age_bucket_prob": P, "gender": "female", "gender_prob": P, "age": 31.2}, ...]}
+     "age_bucket_prob": P, "gender": "female", "gender_prob": P, "age": 31.2, "warnings": []}, ...]}
 
 (the face fields of `fdp predict --json`; W x H is the photo as shown, after its EXIF rotation). Errors
 answer `{"error": "<a sentence for people>"}` with 400 (not an image, corrupt, too many pixels), 413 (too large) or 503
@@ -10,7 +10,7 @@ answer `{"error": "<a sentence for people>"}` with 400 (not an image, corrupt, t
 """
 import dataclasses
 import logging
-from typing import Callable, List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import flask
 from werkzeug import exceptions
@@ -19,6 +19,7 @@ from pipeline import configs
 from serving import client as client_lib
 from serving import face_detection
 from serving import faces as faces_lib
+from serving import trust as trust_lib
 from serving import image_bytes
 from serving.web import uploads
 
@@ -38,8 +39,10 @@ SECURITY_HEADERS = {
 @dataclasses.dataclass(frozen=True)
 class WebConfig:
   server: str  # HOST:PORT of the model server, as shown to users
-  min_face_size: int = face_detection.DEFAULT_MIN_FACE_SIZE
-  min_confidence: float = face_detection.DEFAULT_MIN_CONFIDENCE
+  detector: str = face_detection.DEFAULT_DETECTOR
+  min_face_size: Optional[float] = None  # None: the detector's default
+  min_confidence: Optional[float] = None
+  trust: trust_lib.Trust = trust_lib.Trust()
 
 
 UNREACHABLE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
@@ -82,12 +85,12 @@ def describe_photo(data: bytes, config: WebConfig, predict_crops: PredictCrops) 
     photo = face_detection.decode_photo(data)
   except face_detection.UnreadableImageError as error:
     raise UserError("This image could not be read: the file is damaged or incomplete.") from error
-  detections = face_detection.locate_faces(photo, config.min_face_size, config.min_confidence)
+  detections = face_detection.locate_faces(photo, config.min_face_size, config.min_confidence, config.detector)
   answer = {"width": photo.width, "height": photo.height, "faces": []}
   if not detections:
     answer["message"] = NO_FACE_MESSAGE
     return answer
-  faces = face_detection.crop_faces(photo, detections)
+  faces = face_detection.crop_faces(photo, detections, config.detector)
   try:
     predictions = predict_crops([face.crop_jpeg for face in faces])
   except client_lib.ServingClientError as error:
@@ -96,8 +99,7 @@ def describe_photo(data: bytes, config: WebConfig, predict_crops: PredictCrops) 
       raise UserError(f"The model server ({config.server}) is not reachable right now. "
                       "Please try again in a moment.", 503) from error
     raise UserError(f"The model server ({config.server}) could not answer: {error}", 502) from error
-  answer["faces"] = [{"box": list(face.box), "score": round(face.score, 4), **prediction}
-                     for face, prediction in zip(faces, predictions)]
+  answer["faces"] = faces_lib.face_records(faces, predictions, config.trust)
   return answer
 
 

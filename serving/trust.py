@@ -1,0 +1,46 @@
+"""What a user can trust in a face's predictions: each face record gets a "warnings" list (empty when
+nothing is doubtful). The codes, a stable part of `fdp predict --json` and the web API:
+
+  face_too_small        the face's box is narrower than `min_face_size` pixels of the photo: too few
+                        pixels to judge; its predictions are there but are guesses
+  age_bucket_uncertain  the classifier's most likely age bucket has less than `min_age_bucket_prob`
+  gender_uncertain      the classifier's gender probability is below `min_gender_prob`
+  models_disagree       the regressor's age lies more than `age_tolerance` years outside the classifier's
+                        age bucket (the two models are trained separately and can disagree)
+"""
+import dataclasses
+from typing import List
+
+FACE_TOO_SMALL = "face_too_small"
+AGE_BUCKET_UNCERTAIN = "age_bucket_uncertain"
+GENDER_UNCERTAIN = "gender_uncertain"
+MODELS_DISAGREE = "models_disagree"
+
+
+@dataclasses.dataclass(frozen=True)
+class Trust:
+  min_face_size: int = 48  # pixels, the shorter side of the detector's box
+  min_age_bucket_prob: float = 0.5
+  min_gender_prob: float = 0.7
+  age_tolerance: float = 5.0  # years
+
+
+def bucket_range(bucket: str):
+  low, high = bucket.split("-")
+  return float(low), float(high) + 1
+
+
+def warnings(face: dict, trust: Trust = Trust()) -> List[str]:
+  """The warning codes for one face record (box, and whichever model fields it has)."""
+  found = []
+  if min(face["box"][2:]) < trust.min_face_size:
+    found.append(FACE_TOO_SMALL)
+  if "age_bucket_prob" in face and face["age_bucket_prob"] < trust.min_age_bucket_prob:
+    found.append(AGE_BUCKET_UNCERTAIN)
+  if "gender_prob" in face and face["gender_prob"] < trust.min_gender_prob:
+    found.append(GENDER_UNCERTAIN)
+  if "age" in face and "age_bucket" in face:
+    low, high = bucket_range(face["age_bucket"])
+    if not low - trust.age_tolerance <= face["age"] < high + trust.age_tolerance:
+      found.append(MODELS_DISAGREE)
+  return found
