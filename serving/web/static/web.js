@@ -3,12 +3,30 @@
 
 const percent = (value) => `${(value * 100).toFixed(0)} %`;
 
+// What each warning code (serving/trust.py) means for people.
+const WARNINGS = {
+  face_too_small: (face) => `too small to judge (${Math.min(face.box[2], face.box[3])} px): these are guesses`,
+  age_bucket_uncertain: (face) => `the age bucket is uncertain (${percent(face.age_bucket_prob)})`,
+  gender_uncertain: (face) => `the gender is uncertain (${percent(face.gender_prob)})`,
+  models_disagree: (face) =>
+    `the two models disagree: age bucket ${face.age_bucket}, estimated age ≈ ${face.age.toFixed(0)} years`,
+};
+
 function faceSummary(face) {
   const parts = [];
   if (face.age_bucket !== undefined) parts.push(`age ${face.age_bucket} (${percent(face.age_bucket_prob)})`);
   if (face.gender !== undefined) parts.push(`${face.gender} (${percent(face.gender_prob)})`);
   if (face.age !== undefined) parts.push(`≈ ${face.age.toFixed(0)} years`);
   return parts.join(" · ");
+}
+
+function warningTexts(face) {
+  return (face.warnings || []).map((code) => (WARNINGS[code] ? WARNINGS[code](face) : code));
+}
+
+function faceLabel(face, index) {
+  if ((face.warnings || []).includes("face_too_small")) return `${index + 1}: too small to judge`;
+  return `${index + 1}: ${face.age_bucket ?? ""} ${face.gender ?? ""}`.trim();
 }
 
 function showStatus(text, isError) {
@@ -31,14 +49,27 @@ function drawFaces(answer) {
     box.style.width = `${(100 * w) / answer.width}%`;
     box.style.height = `${(100 * h) / answer.height}%`;
     if (y < 0.06 * answer.height) box.classList.add("below");
+    const warnings = warningTexts(face);
+    if (warnings.length) box.classList.add("doubtful");
     const label = document.createElement("span");
     label.className = "face-label";
-    label.textContent = `${index + 1}: ${face.age_bucket ?? ""} ${face.gender ?? ""}`.trim();
+    label.textContent = faceLabel(face, index);
     box.appendChild(label);
     frame.appendChild(box);
     const item = document.createElement("li");
     item.className = "face-item";
     item.textContent = faceSummary(face);
+    if (warnings.length) {
+      item.classList.add("doubtful");
+      const notes = document.createElement("ul");
+      notes.className = "face-warnings";
+      warnings.forEach((text) => {
+        const note = document.createElement("li");
+        note.textContent = text;
+        notes.appendChild(note);
+      });
+      item.appendChild(notes);
+    }
     list.appendChild(item);
   });
 }
