@@ -11,12 +11,16 @@ import hashlib
 import os
 from typing import Iterator, List, Optional, Sequence
 
-# The folder holding the project's packages (the repository, or site-packages when installed).
+# The folder holding the project's packages (the repository, or site-packages when installed), and those
+# packages (setup.py's): imports of anything else (tensorflow, ...) are not followed, even from site-packages.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_PACKAGES = ("components", "kubeflow", "pipeline", "serving", "trainer")
 
 
 def module_file(name: str, root: str) -> Optional[str]:
-  """The source file of module `name` under `root`; None for a module from elsewhere (tensorflow, ...)."""
+  """The source file of project module `name` under `root`; None for any other module."""
+  if name.split(".")[0] not in PROJECT_PACKAGES:
+    return None
   base = os.path.join(root, *name.split("."))
   for candidate in (base + ".py", os.path.join(base, "__init__.py")):
     if os.path.isfile(candidate):
@@ -41,14 +45,19 @@ def _imported_modules(path: str, name: str) -> Iterator[str]:
     else:
       continue
     for target in targets:
-      parts = target.split(".")
-      yield from (".".join(parts[:i]) for i in range(1, len(parts) + 1))
+      yield from _with_packages(target)
+
+
+def _with_packages(name: str) -> List[str]:
+  """a.b.c -> [a, a.b, a.b.c]: importing a module runs the __init__ of each package above it."""
+  parts = name.split(".")
+  return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
 def closure(modules: Sequence[str], root: Optional[str] = None) -> List[str]:
   """The source files (relative to root, sorted) of `modules` and of every project module they import."""
   root = root or ROOT
-  seen, files, queue = set(), {}, list(modules)
+  seen, files, queue = set(), set(), [package for name in modules for package in _with_packages(name)]
   while queue:
     name = queue.pop()
     if name in seen:
@@ -57,7 +66,7 @@ def closure(modules: Sequence[str], root: Optional[str] = None) -> List[str]:
     path = module_file(name, root)
     if path is None:
       continue
-    files[os.path.relpath(path, root)] = path
+    files.add(os.path.relpath(path, root))
     queue.extend(_imported_modules(path, name))
   return sorted(files)
 

@@ -15,14 +15,28 @@ USER_CODE = {"FileBasedExampleGen", "DriftValidator", "DataValidationGate", "Tra
 
 def test_the_closure_follows_imports_into_every_project_module_and_no_further():
   transform = code_version.closure(["trainer.preprocessing"])
-  assert transform == ["pipeline/__init__.py", "pipeline/configs.py", "trainer/preprocessing.py"]
+  assert transform == ["pipeline/__init__.py", "pipeline/configs.py", "trainer/__init__.py",
+                       "trainer/preprocessing.py"]
   trainer = code_version.closure(["trainer.train"])
   assert {"pipeline/configs.py", "trainer/models.py", "trainer/export.py", "trainer/images.py"} <= set(trainer)
   example_gen = code_version.closure(["components.example_gen"])
   assert {"components/ingest.py", "components/wiki.py", "components/utkface.py", "pipeline/configs.py"} <= \
       set(example_gen)  # wiki and utkface are imported inside a function
-  assert code_version.closure(["components.validation_gate"]) == ["components/validation_gate.py"]
+  assert code_version.closure(["components.validation_gate"]) == ["components/__init__.py",
+                                                                  "components/validation_gate.py"]
   assert "pipeline/configs.py" in code_version.closure(["components.drift"])  # DRIFT_THRESHOLDS
+
+
+def test_only_the_project_packages_are_followed(tmp_path):
+  setup_py = (REPO / "setup.py").read_text()
+  packages = re.search(r"find_packages\(include=\[([^\]]*)\]", setup_py).group(1)
+  assert sorted(re.findall(r'"(\w+)\*"', packages)) == sorted(code_version.PROJECT_PACKAGES)
+  (tmp_path / "tensorflow").mkdir()  # installed, the project's packages sit beside the libraries
+  (tmp_path / "tensorflow" / "__init__.py").write_text("import keras\n")
+  (tmp_path / "trainer").mkdir()
+  (tmp_path / "trainer" / "__init__.py").write_text("")
+  (tmp_path / "trainer" / "images.py").write_text("import tensorflow as tf\n")
+  assert code_version.closure(["trainer.images"], str(tmp_path)) == ["trainer/__init__.py", "trainer/images.py"]
 
 
 @pytest.fixture
