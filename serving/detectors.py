@@ -20,6 +20,7 @@ from PIL import Image
 
 from serving import blazeface
 from serving import face_alignment
+from serving import onet_keypoints
 
 MAX_DETECTION_SIDE = 1280  # larger photos are searched at this size; crops come from the full photo
 # MTCNN's own min_face_size stays within these bounds: below 12 P-Net sees nothing, and mtcnn 1.0.0 sizes
@@ -51,13 +52,23 @@ def _box(x0: float, y0: float, width: float, height: float) -> Tuple[int, int, i
 
 
 def locate_blazeface(photo: Image.Image, min_face_size: float, min_confidence: float) -> List[Detection]:
+  """BlazeFace's boxes and scores, with the keypoints of MTCNN's O-Net on each box (serving/onet_keypoints.py)."""
+  faces = blazeface.detect(photo, min_face_size, min_confidence, max_side=MAX_DETECTION_SIDE)
+  if not faces:
+    return []
+  points, _ = onet_keypoints.keypoints(photo, [face.box for face in faces])
   detections = []
-  for face in blazeface.detect(photo, min_face_size, min_confidence, max_side=MAX_DETECTION_SIDE):
+  for face, (left_eye, right_eye, nose, mouth_left, mouth_right) in zip(faces, points):
     x0, y0, x1, y1 = face.box
-    left_eye, right_eye, nose, mouth = (tuple(float(v) for v in point) for point in face.keypoints[:4])
-    detections.append(Detection(_box(x0, y0, x1 - x0, y1 - y0), face.score,
-                                face_alignment.Landmarks(left_eye, right_eye, nose, mouth)))
+    landmarks = face_alignment.Landmarks(tuple(left_eye), tuple(right_eye), tuple(nose),
+                                         tuple((mouth_left + mouth_right) / 2))
+    detections.append(Detection(_box(x0, y0, x1 - x0, y1 - y0), face.score, landmarks))
   return detections
+
+
+def load_blazeface() -> None:
+  blazeface.load()
+  onet_keypoints.load()
 
 
 @functools.lru_cache(maxsize=1)
@@ -89,9 +100,9 @@ def locate_mtcnn(photo: Image.Image, min_face_size: float, min_confidence: float
   return sorted(detections, key=lambda detection: -detection.score)
 
 
-BLAZEFACE = Detector("blazeface", locate_blazeface, blazeface.load, min_face_size=40, min_confidence=0.7,
-                     framing=face_alignment.Framing(eyes_center=(0.4925, 0.3014), eye_distance=0.3993,
-                                                    eyes_to_mouth=0.4226))
+BLAZEFACE = Detector("blazeface", locate_blazeface, load_blazeface, min_face_size=40, min_confidence=0.7,
+                     framing=face_alignment.Framing(eyes_center=(0.4955, 0.2888), eye_distance=0.4056,
+                                                    eyes_to_mouth=0.4151))
 MTCNN = Detector("mtcnn", locate_mtcnn, load_mtcnn, min_face_size=20, min_confidence=0.9,
                  framing=face_alignment.MTCNN_FRAMING)
 DETECTORS = {detector.name: detector for detector in (BLAZEFACE, MTCNN)}

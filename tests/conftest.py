@@ -16,6 +16,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 DATASETS = pathlib.Path(os.environ.get("FDP_DATASETS", REPO.parent / "shared" / "datasets"))
 UTKFACE_DIR = DATASETS / "utkface" / "UTKFace"
 WIKI_MAT = DATASETS / "wiki" / "wiki.mat"
+AAF_DIR = DATASETS / "aaf"  # All-Age-Faces outside photos: faces/ and labels.csv
 SHIPPED_MODELS = REPO / "models"
 ARTIFACTS = pathlib.Path(os.environ.get("FDP_TEST_ARTIFACTS", REPO / "test-artifacts"))
 
@@ -36,6 +37,11 @@ def utkface_dir() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def wiki_mat() -> pathlib.Path:
   return _require(WIKI_MAT)
+
+
+@pytest.fixture(scope="session")
+def aaf_dir() -> pathlib.Path:
+  return _require(AAF_DIR)
 
 
 @pytest.fixture(scope="session")
