@@ -1,12 +1,15 @@
-"""Benchmark (not a test): face detection + prediction time per photo, with 1 face and with 5 faces.
+"""Benchmark (not a test): face detection + prediction time per photo, recall, and `fdp predict` over a
+folder, for each detector (BlazeFace, the default, and MTCNN) in the same run.
 
 Photos: 1280x720 canvases holding 1 or 5 real UTKFace faces (150-260 px, random places, different photos
 for every sample), plus scikit-image's `astronaut` (512x512, one face). Per photo: detection (decode,
-MTCNN, alignment, JPEG crops: serving/face_detection.py) and prediction (the crops through the client
+detector, alignment, JPEG crops: serving/face_detection.py) and prediction (the crops through the client
 library to both served models, REST and gRPC, against `fdp serve`'s server started in this process).
-Medians over the samples, after a warm-up; the machine is shared, so read them as orders of magnitude.
+Medians over the samples, after a warm-up. Recall: AAF's outside photos with a face found (every photo
+holds one face) and composites with every face found. Throughput: `fdp predict AAF_DIR --json` as a
+subprocess against `fdp serve` in another one, wall time from start to the last line.
 
-  .venv/bin/python benchmarks/face_detection.py --serving-root HOME/serving_model [--samples 15]
+  .venv/bin/python benchmarks/face_detection.py [--serving-root models] [--samples 15] [--mtcnn-aaf-limit N]
 
 Writes benchmarks/results/face_detection.json.
 """
@@ -16,7 +19,10 @@ import json
 import os
 import platform
 import random
+import re
+import signal
 import statistics
+import subprocess
 import sys
 import time
 
@@ -56,13 +62,13 @@ def astronaut_photos(count: int):
   return [buffer.getvalue()] * count
 
 
-def time_photos(photos, expected_faces: int, predictors) -> dict:
+def time_photos(photos, expected_faces: int, predictors, detector: str) -> dict:
   """Median milliseconds per photo: detection, prediction per protocol, and their sum."""
   from serving import face_detection  # pylint: disable=g-import-not-at-top
   detect_ms, predict_ms, found = [], {name: [] for name in predictors}, []
   for index, photo in enumerate(photos):
     start = time.perf_counter()
-    faces = face_detection.detect_faces(photo)
+    faces = face_detection.detect_faces(photo, detector=detector)
     detect_time = (time.perf_counter() - start) * 1000
     crops = [face.crop_jpeg for face in faces]
     predict_times = {}
@@ -86,11 +92,63 @@ def time_photos(photos, expected_faces: int, predictors) -> dict:
   }
 
 
+def aaf_recall(aaf_dir: str, detector: str, limit: int = 0) -> dict:
+  """AAF photos (one face each) with at least one face found."""
+  from serving import face_detection  # pylint: disable=g-import-not-at-top
+  names = sorted(os.listdir(os.path.join(aaf_dir, "faces")))[:limit or None]
+  found, extra, start = 0, 0, time.perf_counter()
+  for name in names:
+    with open(os.path.join(aaf_dir, "faces", name), "rb") as f:
+      faces = face_detection.detect_faces(f.read(), detector=detector)
+    found += bool(faces)
+    extra += max(0, len(faces) - 1)
+  return {"photos": len(names), "with_a_face_found": found, "more_than_one_face": extra,
+          "detect_s": round(time.perf_counter() - start, 1)}
+
+
+def predict_folder(folder: str, detector: str, rest_port: int, limit: int = 0) -> dict:
+  """`fdp predict FOLDER --json` (a subprocess, as users run it): wall time and photos per second."""
+  import tempfile  # pylint: disable=g-import-not-at-top
+  with tempfile.TemporaryDirectory() as tmp:
+    target = folder
+    if limit:  # the first `limit` photos, as links
+      target = os.path.join(tmp, "photos")
+      os.makedirs(target)
+      for name in sorted(os.listdir(folder))[:limit]:
+        os.symlink(os.path.join(folder, name), os.path.join(target, name))
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", target, "--json", "--no-progress",
+                           "--detector", detector, "--server", f"127.0.0.1:{rest_port}"],
+                          cwd=REPO, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+  records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+  return {"photos": len(records), "wall_s": round(wall, 1), "photos_per_s": round(len(records) / wall, 1),
+          "with_a_face": sum(bool(record.get("faces")) for record in records),
+          "errors": sum("error" in record for record in records), "exit_code": done.returncode}
+
+
+def start_fdp_serve(serving_root: str):
+  process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--model-base-dir", serving_root,
+                              "--rest-port", "0", "--grpc-port", "0", "--host", "127.0.0.1"], cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+  for line in process.stdout:
+    match = re.search(r"REST on 127.0.0.1:(\d+)", line)
+    if match:
+      return process, int(match.group(1))
+  raise RuntimeError("fdp serve did not start")
+
+
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--serving-root", required=True, help="a pushed serving root (fdp run local's output)")
+  parser.add_argument("--serving-root", default=os.path.join(REPO, "models"),
+                      help="a serving root (default: the shipped models)")
   parser.add_argument("--utkface", default=os.path.join(DATASETS, "utkface", "UTKFace"))
+  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"))
   parser.add_argument("--samples", type=int, default=15, help="photos per case, after the warm-up")
+  parser.add_argument("--detectors", default="blazeface,mtcnn")
+  parser.add_argument("--mtcnn-aaf-limit", type=int, default=0,
+                      help="MTCNN on the first N AAF photos only (0: all), for the recall and fdp predict runs")
+  parser.add_argument("--skip-aaf", action="store_true")
   parser.add_argument("--out", default=os.path.join(RESULTS, "face_detection.json"))
   args = parser.parse_args()
   from serving import client as client_lib  # pylint: disable=g-import-not-at-top
@@ -102,21 +160,41 @@ def main() -> int:
              client_lib.GRPC: client_lib.connect(f"127.0.0.1:{server.grpc_port}", client_lib.GRPC)}
   predictors = {name: app_lib.client_predictor(client) for name, client in clients.items()}
   count = args.samples + WARM_UP
-  cases = {
-      "1_face": time_photos(composite_photos(args.utkface, 1, count, seed=1), 1, predictors),
-      "5_faces": time_photos(composite_photos(args.utkface, 5, count, seed=5), 5, predictors),
-      "astronaut_512px": time_photos(astronaut_photos(count), 1, predictors),
-  }
+  detectors = args.detectors.split(",")
+  results = {}
+  for detector in detectors:
+    results[detector] = {"cases": {
+        "1_face": time_photos(composite_photos(args.utkface, 1, count, seed=1), 1, predictors, detector),
+        "5_faces": time_photos(composite_photos(args.utkface, 5, count, seed=5), 5, predictors, detector),
+        "astronaut_512px": time_photos(astronaut_photos(count), 1, predictors, detector),
+    }}
   for client in clients.values():
     client.close()
   server.stop()
+  if not args.skip_aaf:
+    serve, rest_port = start_fdp_serve(args.serving_root)
+    try:
+      for detector in detectors:
+        limit = args.mtcnn_aaf_limit if detector == "mtcnn" else 0
+        results[detector]["aaf_recall"] = aaf_recall(args.aaf, detector, limit)
+        results[detector]["fdp_predict_aaf"] = predict_folder(os.path.join(args.aaf, "faces"), detector, rest_port,
+                                                              limit)
+    finally:
+      serve.send_signal(signal.SIGTERM)
+      serve.wait(timeout=60)
+  if "mtcnn" in results and len(detectors) > 1:
+    for detector in detectors:
+      results[detector]["detect_speedup_vs_mtcnn"] = {
+          case: round(results["mtcnn"]["cases"][case]["detect_ms_median"] / values["detect_ms_median"], 1)
+          for case, values in results[detector]["cases"].items()}
   result = {"benchmark": "face_detection", "photo_size": list(CANVAS_SIZE), "face_sides_px": list(FACE_SIDES),
             "models": "classifier + regressor (both called per photo, all faces in one request each)",
-            "serving_root": os.path.abspath(args.serving_root), "cpu_count": os.cpu_count(), "platform": platform.platform(), "cases": cases}
+            "serving_root": os.path.abspath(args.serving_root), "cpu_count": os.cpu_count(),
+            "platform": platform.platform(), "detectors": results}
   os.makedirs(os.path.dirname(args.out), exist_ok=True)
   with open(args.out, "w") as f:
     json.dump(result, f, indent=2)
-  print(json.dumps(cases, indent=2))
+  print(json.dumps(results, indent=2))
   print(f"written to {args.out}")
   return 0
 

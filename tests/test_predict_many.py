@@ -1,0 +1,169 @@
+"""`fdp predict` over many photos: folders, input order, requests shared by consecutive photos, bad
+photos reported one by one, the warnings on each face (serving/trust.py), and the real command against
+`fdp serve` with the shipped models on real outside photos (AAF)."""
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline import configs
+from serving import faces, trust
+from tests.conftest import REPO, fdp_serve
+
+
+class FakeClient:
+  """Answers like the served models (fixed outputs per crop) and records each request's size."""
+
+  def __init__(self):
+    self.requests = []
+    self._lock = threading.Lock()
+
+  def predict(self, model, crops):
+    with self._lock:
+      self.requests.append((model, len(crops), threading.current_thread().name))
+    n = len(crops)
+    if model == configs.CLASSIFIER:
+      return {configs.AGE_BUCKET_KEY: np.tile([[0.1, 0.6, 0.1, 0.1, 0.1]], (n, 1)),
+              configs.GENDER_KEY: np.full((n, 1), 0.9)}
+    return {configs.AGE_KEY: np.full((n, 1), 30.0)}
+
+
+def jpeg(size=(60, 60)) -> bytes:
+  buffer = io.BytesIO()
+  Image.new("RGB", size, (128, 100, 90)).save(buffer, format="JPEG")
+  return buffer.getvalue()
+
+
+def fake_detector(faces_per_image, delays):
+  """A detector that finds `faces_per_image[name]` faces and takes `delays[name]` seconds."""
+
+  def detect(image_bytes):
+    name = image_bytes.decode()
+    time.sleep(delays.get(name, 0))
+    if name.startswith("bad"):
+      raise ValueError(f"not a readable image: {name}")
+    return [([10 * i, 0, 60, 60], 0.9, b"crop") for i in range(faces_per_image[name])]
+
+  return detect
+
+
+def write_named_files(folder, names):
+  for name in names:
+    (folder / name).write_bytes(name.encode())  # the fake detector reads the name back
+  return [str(folder / name) for name in names]
+
+
+def test_records_come_in_input_order_and_consecutive_photos_share_requests(tmp_path):
+  names = [f"p{i:02d}" for i in range(12)] + ["bad1"] + [f"q{i:02d}" for i in range(6)]
+  paths = write_named_files(tmp_path, names)
+  counts = {name: (i % 3) for i, name in enumerate(names)}
+  delays = {name: 0.03 if i % 4 == 0 else 0.0 for i, name in enumerate(names)}  # later photos finish first
+  client = FakeClient()
+  progress = []
+  records = list(faces.predict_images(client, paths, configs.MODELS, fake_detector(counts, delays), workers=3,
+                                      batch_faces=4, progress=progress.append))
+  assert [record["image"] for record in records] == paths
+  for name, record in zip(names, records):
+    if name == "bad1":
+      assert record["error"] == "not a readable image: bad1" and "faces" not in record
+    else:
+      assert len(record["faces"]) == counts[name]
+      assert all(face["age_bucket"] == "25-49" and face["age"] == 30.0 for face in record["faces"])
+  sizes = [size for model, size, _ in client.requests if model == configs.CLASSIFIER]
+  assert sum(sizes) == sum(counts[name] for name in names if name != "bad1")
+  assert max(sizes) <= 4 and len(sizes) < len(names) - 1  # fewer requests than photos with faces
+  assert sum(progress) == len(names)
+
+
+def test_detection_runs_ahead_while_the_server_answers(tmp_path):
+  names = [f"p{i:02d}" for i in range(8)]
+  paths = write_named_files(tmp_path, names)
+  started = []
+
+  def detect(image_bytes):
+    started.append(time.perf_counter())
+    time.sleep(0.05)
+    return [([0, 0, 60, 60], 0.9, b"crop")]
+
+  class SlowClient(FakeClient):
+    def predict(self, model, crops):
+      time.sleep(0.05)
+      return super().predict(model, crops)
+
+  start = time.perf_counter()
+  records = list(faces.predict_images(SlowClient(), paths, configs.MODELS, detect, workers=2, batch_faces=1))
+  elapsed = time.perf_counter() - start
+  assert len(records) == 8
+  # One after another this takes 8 x (0.05 detection + 2 x 0.05 requests) = 1.2 s.
+  assert elapsed < 0.95, elapsed
+
+
+def test_a_folder_stands_for_its_images_in_sorted_order(tmp_path):
+  (tmp_path / "b").mkdir()
+  for name in ("b/2.PNG", "a.jpg", "b/1.jpeg", "notes.txt", ".hidden.jpg", "c.webp"):
+    (tmp_path / name).write_bytes(b"x")
+  listed = faces.image_paths([str(tmp_path), str(tmp_path / "notes.txt")])
+  assert [os.path.relpath(path, tmp_path) for path in listed] == ["a.jpg", "c.webp", "b/1.jpeg", "b/2.PNG",
+                                                                    "notes.txt"]
+
+
+@pytest.mark.parametrize("face, expected", [
+    ({"box": [5, 5, 22, 22], "age_bucket": "75-99", "age_bucket_prob": 0.31, "gender": "male",
+      "gender_prob": 0.9, "age": 40.0}, [trust.FACE_TOO_SMALL, trust.AGE_BUCKET_UNCERTAIN, trust.MODELS_DISAGREE]),
+    ({"box": [0, 0, 120, 120], "age_bucket": "25-49", "age_bucket_prob": 0.8, "gender": "female",
+      "gender_prob": 0.55, "age": 52.0}, [trust.GENDER_UNCERTAIN]),
+    ({"box": [0, 0, 120, 120], "age_bucket": "25-49", "age_bucket_prob": 0.8, "gender": "female",
+      "gender_prob": 0.95, "age": 53.9}, []),  # within 5 years of the bucket
+    ({"box": [0, 0, 120, 120], "age_bucket": "25-49", "age_bucket_prob": 0.8, "gender": "female",
+      "gender_prob": 0.95, "age": 18.0}, [trust.MODELS_DISAGREE]),
+    ({"box": [0, 0, 47, 200], "age": 30.0}, [trust.FACE_TOO_SMALL]),  # one model only: nothing to compare
+])
+def test_warnings_say_what_not_to_trust(face, expected):
+  assert trust.warnings(face) == expected
+
+
+def test_a_larger_minimum_judged_size_marks_more_faces_too_small():
+  face = {"box": [0, 0, 60, 60]}
+  assert trust.warnings(face) == [] and trust.warnings(face, trust.Trust(min_face_size=64)) == [trust.FACE_TOO_SMALL]
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory, aaf_dir):
+  """25 real AAF photos (links), a truncated JPEG and a text file named like a photo, in a folder."""
+  folder = tmp_path_factory.mktemp("photos")
+  names = sorted(os.listdir(aaf_dir / "faces"))[::120][:25]
+  for name in names:
+    os.symlink(aaf_dir / "faces" / name, folder / name)
+  whole = (aaf_dir / "faces" / names[0]).read_bytes()
+  (folder / "zz_truncated.jpg").write_bytes(whole[:len(whole) // 3])
+  (folder / "zz_text.jpg").write_text("not a photo\n")
+  return folder, names
+
+
+def test_fdp_predict_a_folder_against_fdp_serve(photo_folder):
+  folder, names = photo_folder
+  with fdp_serve() as (_, rest_port, _):
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", str(folder), "--json",
+                           "--server", f"127.0.0.1:{rest_port}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=600, check=False)
+  records = [json.loads(line) for line in done.stdout.splitlines()]
+  assert [os.path.basename(record["image"]) for record in records] == names + ["zz_text.jpg", "zz_truncated.jpg"]
+  assert done.returncode == 1  # two photos failed, the others ran
+  for record in records[:-2]:
+    assert len(record["faces"]) >= 1, record
+    face = record["faces"][0]
+    assert set(face) == {"box", "score", "age_bucket", "age_bucket_prob", "gender", "gender_prob", "age",
+                         "warnings"}
+    assert set(face["warnings"]) <= {trust.FACE_TOO_SMALL, trust.AGE_BUCKET_UNCERTAIN, trust.GENDER_UNCERTAIN,
+                                     trust.MODELS_DISAGREE}
+    assert trust.FACE_TOO_SMALL not in face["warnings"]  # AAF faces are 150-250 px
+  assert "unknown image format" in records[-2]["error"]
+  assert "not a readable image" in records[-1]["error"]
+  assert "27/27" in done.stderr  # the progress bar (27 photos: more than 20)
