@@ -138,9 +138,9 @@ def level_scales(size: Tuple[int, int], min_face_size: float, max_side: int) -> 
   return scales + [whole]
 
 
-def _search(photo: Image.Image, scale: float, min_score: float, whole: bool):
-  width, height = max(1, round(photo.width * scale)), max(1, round(photo.height * scale))
-  level = photo.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
+def _search(level: Image.Image, scale: float, min_score: float, whole: bool):
+  """Faces in one level of the pyramid (the photo resized by `scale`), in photo pixels."""
+  width, height = level.size
   if whole:
     input_height = input_width = TRAINED_SIZE
     x, y = (TRAINED_SIZE - width) // 2, (TRAINED_SIZE - height) // 2
@@ -161,7 +161,13 @@ def detect(photo: Image.Image, min_face_size: float = 32, min_score: float = 0.5
   """Faces whose box is at least `min_face_size` photo pixels wide, most confident first. Photos larger
   than `max_side` are searched at that size (a face must then be larger in the photo)."""
   scales = level_scales(photo.size, min_face_size, max_side)
-  found = [_search(photo, scale, min_score, whole=(n == len(scales) - 1)) for n, scale in enumerate(scales)]
+  found, source = [], photo
+  for n, scale in enumerate(scales):  # finest first: each level is resized from the previous one
+    level = source.resize((max(1, round(photo.width * scale)), max(1, round(photo.height * scale))),
+                          Image.Resampling.BILINEAR, reducing_gap=2.0)
+    found.append(_search(level, scale, min_score, whole=(n == len(scales) - 1)))
+    if scale < 1:  # an enlarged level would only blur the next ones
+      source = level
   boxes, scores, points = (np.concatenate(parts) for parts in zip(*found))
   if not len(scores):
     return []

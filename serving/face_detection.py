@@ -20,6 +20,7 @@ DEFAULT_MIN_FACE_SIZE = detectors.DETECTORS[DEFAULT_DETECTOR].min_face_size
 DEFAULT_MIN_CONFIDENCE = detectors.DETECTORS[DEFAULT_DETECTOR].min_confidence
 MAX_PIXELS = 50_000_000  # refuse larger photos (decompression bombs)
 JPEG_QUALITY = 95
+ORIENTATION_TAG = 0x0112  # EXIF orientation: 1 = upright
 Detection = detectors.Detection
 
 
@@ -40,7 +41,9 @@ def decode_photo(image_bytes: bytes) -> Image.Image:
       if image.width * image.height > MAX_PIXELS:
         raise UnreadableImageError(f"the image is too large ({image.width}x{image.height} pixels)")
       image.load()
-      return ImageOps.exif_transpose(image).convert("RGB")
+      if image.getexif().get(ORIENTATION_TAG, 1) != 1:
+        image = ImageOps.exif_transpose(image)
+      return image if image.mode == "RGB" else image.convert("RGB")
   except UnreadableImageError:
     raise
   except UnidentifiedImageError:
