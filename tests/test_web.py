@@ -25,7 +25,7 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--window-size=1100,1000")
-FACE_FIELDS = {"box", "score", "age_bucket", "age_bucket_prob", "gender", "gender_prob", "age"}
+FACE_FIELDS = {"box", "score", "age_bucket", "age_bucket_prob", "gender", "gender_prob", "age", "warnings"}
 PAGE_WAIT_SECONDS = 60
 ASTRONAUT = Image.fromarray(skimage.data.astronaut())  # public domain (NASA)
 
