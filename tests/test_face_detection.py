@@ -133,9 +133,9 @@ def test_a_large_photo_is_searched_downscaled_but_boxed_in_full_size_pixels(dete
 
 
 def test_blazeface_searches_a_pyramid_down_to_the_minimum_face_size():
-  # The whole photo in one 128x128 view, then views 2.5x finer, the finest showing a min-size face at 22 px.
+  # The whole photo in one 128x128 view, then views 2.5x finer, the finest showing a min-size face at 20 px.
   scales = blazeface.level_scales((1280, 720), min_face_size=40, max_side=1280)
-  assert scales[-1] == pytest.approx(0.5 * 128 / 1280) and scales[0] == pytest.approx(22 / 40)
+  assert scales[-1] == pytest.approx(0.5 * 128 / 1280) and scales[0] == pytest.approx(20 / 40)
   assert all(1.3 <= fine / coarse <= 2.5 * 1.3 for fine, coarse in zip(scales, scales[1:]))
   # A smaller minimum face size searches a finer level, never beyond max_side.
   assert blazeface.level_scales((1280, 720), 20, 1280)[0] == 1.0

@@ -167,3 +167,20 @@ def test_fdp_predict_a_folder_against_fdp_serve(photo_folder):
   assert "unknown image format" in records[-2]["error"]
   assert "not a readable image" in records[-1]["error"]
   assert "27/27" in done.stderr  # the progress bar (27 photos: more than 20)
+
+
+def test_a_small_background_face_is_found_and_marked_too_small(utkface_dir, tmp_path):
+  from serving import face_detection  # pylint: disable=g-import-not-at-top
+  names = sorted(os.listdir(utkface_dir))
+  photo = Image.new("RGB", (1280, 720), (120, 120, 120))
+  photo.paste(Image.open(utkface_dir / names[5000]).convert("RGB").resize((260, 260)), (200, 200))
+  photo.paste(Image.open(utkface_dir / names[9300]).convert("RGB").resize((50, 50)), (900, 120))  # ~43 px box
+  buffer = io.BytesIO()
+  photo.save(buffer, format="JPEG", quality=92)
+  (tmp_path / "group.jpg").write_bytes(buffer.getvalue())
+  records = list(faces.predict_images(FakeClient(), [str(tmp_path / "group.jpg")], configs.MODELS,
+                                      face_detection.detect_faces, workers=1))
+  large, small = sorted(records[0]["faces"], key=lambda face: -face["box"][2])  # exactly two faces
+  assert 200 < large["box"][2] < 260 and trust.FACE_TOO_SMALL not in large["warnings"]
+  assert 40 <= small["box"][2] < 48 and 880 < small["box"][0] < 960
+  assert small["warnings"][0] == trust.FACE_TOO_SMALL
