@@ -4,6 +4,7 @@ Shared by the model server (serving/core.py: the `images` input) and the web pag
 accept the same formats and refuse the same decompression bombs, with a sentence saying what is wrong.
 """
 import io
+import struct
 from typing import Optional, Tuple
 
 # Leading bytes -> format. TensorFlow's decode_image (the models' serving signatures) reads these four.
@@ -25,20 +26,48 @@ def image_type(data: bytes) -> Optional[str]:
   return None
 
 
-def size(data: bytes) -> Optional[Tuple[int, int]]:
-  """(width, height) as the header declares them; None when the header cannot be read."""
-  # pylint: disable=g-import-not-at-top
-  from PIL import BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
-  reader = {"JPEG": JpegImagePlugin.JpegImageFile, "PNG": PngImagePlugin.PngImageFile,
-            "GIF": GifImagePlugin.GifImageFile, "BMP": BmpImagePlugin.BmpImageFile,
-            WEBP: WebPImagePlugin.WebPImageFile}.get(image_type(data))
-  if reader is None:
-    return None
+def _jpeg_size(data: bytes) -> Optional[Tuple[int, int]]:
+  """The frame header's size: the first SOFn marker segment (the segments before it are skipped)."""
+  i = 2
+  while i + 9 <= len(data) and data[i] == 0xFF:
+    marker = data[i + 1]
+    if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD8:  # fill byte, TEM, RSTn, SOI: no length
+      i += 1 if marker == 0xFF else 2
+      continue
+    if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn (not DHT, JPG, DAC)
+      height, width = struct.unpack(">HH", data[i + 5:i + 9])
+      return width, height
+    i += 2 + struct.unpack(">H", data[i + 2:i + 4])[0]
+  return None
+
+
+def _webp_size(data: bytes) -> Optional[Tuple[int, int]]:
+  from PIL import WebPImagePlugin  # pylint: disable=g-import-not-at-top  (three container variants)
   try:  # the format's own header parser, without Image.open's bomb check (which hides the size)
-    with reader(io.BytesIO(data)) as image:
+    with WebPImagePlugin.WebPImageFile(io.BytesIO(data)) as image:
       return image.size
-  except (OSError, SyntaxError, ValueError, EOFError, IndexError):
+  except (OSError, SyntaxError, ValueError, EOFError):
     return None
+
+
+def size(data: bytes) -> Optional[Tuple[int, int]]:
+  """(width, height) as the header declares them; None when the header cannot be read. Reads a few
+  bytes, decodes nothing (the model server checks every image of every request)."""
+  kind = image_type(data)
+  if kind == "JPEG":
+    return _jpeg_size(data)
+  if kind == "PNG" and data[12:16] == b"IHDR" and len(data) >= 24:
+    return struct.unpack(">II", data[16:24])
+  if kind == "GIF" and len(data) >= 10:
+    return struct.unpack("<HH", data[6:10])  # the logical screen, which every frame is decoded to
+  if kind == "BMP" and len(data) >= 26:
+    if struct.unpack("<I", data[14:18])[0] == 12:  # BITMAPCOREHEADER: 16-bit sizes
+      return struct.unpack("<HH", data[18:22])
+    width, height = struct.unpack("<ii", data[18:26])
+    return abs(width), abs(height)  # a negative height means top-down rows
+  if kind == WEBP:
+    return _webp_size(data)
+  return None
 
 
 def too_many_pixels(data: bytes, max_pixels: int = MAX_PIXELS) -> Optional[str]:

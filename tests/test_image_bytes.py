@@ -1,6 +1,7 @@
 """serving/image_bytes.py: the formats and sizes both front ends accept, read from the bytes alone; the web
 page refuses a decompression bomb saying why, before any decoding."""
 import io
+import struct
 
 import pytest
 from PIL import Image
@@ -25,6 +26,21 @@ def test_each_accepted_format_is_recognised_with_its_size(image_format):
   assert image_bytes.size(data) == (300, 200)
   assert image_bytes.too_many_pixels(data) is None
   assert (image_format in image_bytes.TENSORFLOW_FORMATS) == (image_format != image_bytes.WEBP)
+
+
+def test_sizes_agree_with_pillow_on_real_photos_and_other_encodings(utkface_dir):
+  for path in sorted(utkface_dir.iterdir())[::100]:
+    data = path.read_bytes()
+    assert image_bytes.size(data) == Image.open(io.BytesIO(data)).size, path
+  image = Image.new("RGB", (301, 203), "gray")
+  for image_format, options in (("JPEG", {"progressive": True}), ("JPEG", {"exif": Image.Exif(), "dpi": (72, 72)}),
+                                ("PNG", {"optimize": True}), ("GIF", {"interlace": True}), ("WEBP", {"lossless": True})):
+    buffer = io.BytesIO()
+    image.save(buffer, image_format, **options)
+    assert image_bytes.size(buffer.getvalue()) == (301, 203), (image_format, options)
+  top_down = bytearray(_encoded("BMP", (301, 203)))
+  top_down[22:26] = struct.pack("<i", -203)  # a negative height: rows stored top row first
+  assert image_bytes.size(bytes(top_down)) == (301, 203) == Image.open(io.BytesIO(bytes(top_down))).size
 
 
 def test_what_is_no_image_or_has_no_readable_header_has_no_type_or_size():
