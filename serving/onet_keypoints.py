@@ -8,6 +8,7 @@ the BlazeFace box higher and 1.12 times its side: medians on 56 UTKFace faces).
 
     keypoints(photo, boxes) -> [(left_eye, right_eye, nose, mouth_left, mouth_right)], scores
 """
+import atexit
 import functools
 import threading
 from typing import Sequence, Tuple
@@ -29,6 +30,10 @@ def _onet():
   model = StageONet()._model  # pylint: disable=protected-access
   return tf.function(lambda patches: model(patches, training=False),
                      input_signature=[tf.TensorSpec([None, ONET_SIZE, ONET_SIZE, 3], tf.float32)])
+
+
+# Drop the traced function while TensorFlow is still whole (at interpreter teardown its __del__ fails).
+atexit.register(_onet.cache_clear)
 
 
 def load() -> None:
