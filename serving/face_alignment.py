@@ -18,6 +18,7 @@ Point = Tuple[float, float]
 
 CROP_SIZE = 200  # UTKFace's crops are 200x200
 MAX_WORKING_SIZE = 1024  # rotate at (about) source resolution up to this size, then downscale smoothly
+DIRECT_DOWNSCALE = 1.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +67,9 @@ def align_and_crop(image: Image.Image, landmarks: Landmarks, framing: Framing = 
   """The face rotated so that its eyes are level, scaled and cropped to `size` x `size` with UTKFace's
   framing. Parts of the crop outside the photo are black."""
   source_side = face_scale(landmarks, framing)
-  working_size = int(min(MAX_WORKING_SIZE, max(size, round(source_side))))
+  # Up to DIRECT_DOWNSCALE, straight to `size` (bilinear barely aliases there, and costs a third of
+  # bicubic: 1 ms); beyond, at about source resolution first, then a smooth downscale.
+  working_size = size if source_side <= DIRECT_DOWNSCALE * size else int(min(MAX_WORKING_SIZE, round(source_side)))
   pixels_per_source_pixel = working_size / source_side
   angle = math.radians(eye_angle(landmarks))
   cos, sin = math.cos(angle) / pixels_per_source_pixel, math.sin(angle) / pixels_per_source_pixel
@@ -76,7 +79,7 @@ def align_and_crop(image: Image.Image, landmarks: Landmarks, framing: Framing = 
   inverse = (cos, -sin, eyes_x - cos * target_x + sin * target_y,
              sin, cos, eyes_y - sin * target_x - cos * target_y)
   crop = image.transform((working_size, working_size), Image.Transform.AFFINE, inverse,
-                         resample=Image.Resampling.BICUBIC, fillcolor=(0, 0, 0))
+                         resample=Image.Resampling.BILINEAR, fillcolor=(0, 0, 0))
   if working_size != size:
     crop = crop.resize((size, size), Image.Resampling.LANCZOS)
   return crop
