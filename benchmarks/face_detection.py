@@ -124,7 +124,35 @@ def predict_folder(folder: str, detector: str, rest_port: int, limit: int = 0) -
   records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
   return {"photos": len(records), "wall_s": round(wall, 1), "photos_per_s": round(len(records) / wall, 1),
           "with_a_face": sum(bool(record.get("faces")) for record in records),
-          "errors": sum("error" in record for record in records), "exit_code": done.returncode}
+          "errors": sum("error" in record for record in records), "exit_code": done.returncode,
+          "warnings_vs_labels": warnings_vs_labels(records, os.path.join(os.path.dirname(folder), "labels.csv"))}
+
+
+def warnings_vs_labels(records, labels_csv: str) -> dict:
+  """Per warning: faces marked, and how often the prediction it is about is right with and without it
+  (each photo's most confident face against AAF's labels)."""
+  import csv  # pylint: disable=g-import-not-at-top
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  with open(labels_csv) as f:
+    labels = {row["file"]: row for row in csv.DictReader(f)}
+  checks = {  # warning -> whether the prediction it is about is right
+      "gender_uncertain": lambda face, label: face["gender"] == label["gender"],
+      "age_bucket_uncertain": lambda face, label: face["age_bucket"] == configs.AGE_BUCKETS[
+          min(int(label["age"]) // configs.AGE_BUCKET_WIDTH, len(configs.AGE_BUCKETS) - 1)],
+  }
+  checks["models_disagree"] = checks["age_bucket_uncertain"]
+  outcome = {name: {True: [], False: []} for name in checks}
+  for record in records:
+    label = labels.get(os.path.basename(record["image"]))
+    if not record.get("faces") or label is None:
+      continue
+    face = record["faces"][0]
+    for name, right in checks.items():
+      outcome[name][name in face["warnings"]].append(right(face, label))
+  return {name: {"marked": len(split[True]),
+                 "right_when_marked": round(statistics.mean(split[True]), 3) if split[True] else None,
+                 "right_otherwise": round(statistics.mean(split[False]), 3) if split[False] else None}
+          for name, split in outcome.items()}
 
 
 def start_fdp_serve(serving_root: str):
