@@ -8,12 +8,14 @@ is searched at a few scales: the whole photo in 128x128 (close-ups), then larger
 grows with the pixels searched, so a smaller minimum face size costs quadratically more time. Anchors,
 box decoding and the weighted non-maximum suppression follow MediaPipe's face_detection_short_range graph.
 
-    for face in detect(photo, min_face_size=32): face.box, face.score, face.keypoints
+    for face in detect(photo, min_face_size=40): face.box, face.score, face.keypoints
       # box = (x0, y0, x1, y1), keypoints = 6 x (x, y), both in photo pixels
 
 Keypoints: the eye on the image's left, the other eye, the nose tip, the mouth centre, two ear tragions.
 """
 import collections
+import contextlib
+import functools
 import os
 import threading
 from typing import List, NamedTuple, Tuple
@@ -36,9 +38,10 @@ LEVEL_RATIO = 2.5
 # The coarsest level shows the whole photo at this fraction of 128x128, centred: a face that fills the
 # photo (a close-up, a UTKFace crop) then fills this much of the input, where the model is sure of it.
 WHOLE_PHOTO_FILL = 0.5
-INTERPRETERS_PER_THREAD = 8  # one interpreter per input shape, the most recently used kept
+INPUT_SIZES_KEPT = 16  # idle interpreters are kept for the most recently used input sizes
 
-_local = threading.local()
+_pool_lock = threading.Lock()
+_idle: "collections.OrderedDict[Tuple[int, int], List[_Model]]" = collections.OrderedDict()
 
 
 class RawDetection(NamedTuple):
@@ -111,19 +114,29 @@ class _Model:
             decoded[:, 2:] + self.anchors[hits][:, np.newaxis])
 
 
-def _model(height: int, width: int) -> _Model:
-  """This thread's interpreter for this input size (interpreters are not thread-safe)."""
-  if not hasattr(_local, "models"):
-    with open(model_path(), "rb") as f:
-      _local.content = f.read()
-    _local.models = collections.OrderedDict()
-  models = _local.models
-  if (height, width) not in models:
-    models[(height, width)] = _Model(_local.content, height, width)
-    if len(models) > INTERPRETERS_PER_THREAD:
-      models.popitem(last=False)
-  models.move_to_end((height, width))
-  return models[(height, width)]
+@functools.lru_cache(maxsize=1)
+def _model_content() -> bytes:
+  with open(model_path(), "rb") as f:
+    return f.read()
+
+
+@contextlib.contextmanager
+def _model(height: int, width: int):
+  """An idle interpreter for this input size (interpreters are not thread-safe): reused across threads,
+  since an interpreter's first run on a size costs several times its later ones."""
+  key = (height, width)
+  with _pool_lock:
+    idle = _idle.setdefault(key, [])
+    model = idle.pop() if idle else None
+  model = model or _Model(_model_content(), height, width)
+  try:
+    yield model
+  finally:
+    with _pool_lock:
+      _idle.setdefault(key, []).append(model)
+      _idle.move_to_end(key)
+      while len(_idle) > INPUT_SIZES_KEPT:
+        _idle.popitem(last=False)
 
 
 def level_scales(size: Tuple[int, int], min_face_size: float, max_side: int) -> List[float]:
@@ -149,7 +162,8 @@ def _search(level: Image.Image, scale: float, min_score: float, whole: bool):
     (input_height, input_width), x, y = (-(-n // GRID) * GRID for n in (height, width)), 0, 0
   pixels = np.full((input_height, input_width, 3), -1.0, np.float32)  # black beyond the photo
   pixels[y:y + height, x:x + width] = np.asarray(level, dtype=np.float32) / 127.5 - 1.0
-  boxes, scores, points = _model(input_height, input_width)(pixels, min_score)
+  with _model(input_height, input_width) as model:
+    boxes, scores, points = model(pixels, min_score)
   if not whole:  # larger faces are the coarser levels' (here they may be cut or poorly placed)
     keep = np.max(boxes[:, 2:] - boxes[:, :2], axis=1) <= LARGEST_FACE
     boxes, scores, points = boxes[keep], scores[keep], points[keep]
@@ -157,7 +171,7 @@ def _search(level: Image.Image, scale: float, min_score: float, whole: bool):
   return (boxes - np.tile(offset, 2)) / scale, scores, (points - offset) / scale
 
 
-def detect(photo: Image.Image, min_face_size: float = 32, min_score: float = 0.5,
+def detect(photo: Image.Image, min_face_size: float = 40, min_score: float = 0.5,
            max_side: int = 1280) -> List[RawDetection]:
   """Faces whose box is at least `min_face_size` photo pixels wide, most confident first. Photos larger
   than `max_side` are searched at that size (a face must then be larger in the photo)."""
@@ -181,5 +195,6 @@ def detect(photo: Image.Image, min_face_size: float = 32, min_score: float = 0.5
 
 
 def load() -> None:
-  """Loads TensorFlow Lite and this thread's interpreter for 128x128 now (otherwise the first photo does)."""
-  _model(TRAINED_SIZE, TRAINED_SIZE)
+  """Loads TensorFlow Lite and an interpreter for 128x128 now (otherwise the first photo does)."""
+  with _model(TRAINED_SIZE, TRAINED_SIZE):
+    pass

@@ -9,7 +9,8 @@
 Each detector's box is its own: BlazeFace's is square, about as wide as MTCNN's and 0.9 of its height
 (MTCNN's is about 1.12 times its side, measured on 56 UTKFace faces). BlazeFace's default minimum face
 is 40 px (a 1280 px photo is then searched at half its size); MTCNN's stays 20 px.
-Both load on first use (TensorFlow), once per process (BlazeFace: one interpreter per thread).
+Both load on first use (TensorFlow), once per process (BlazeFace: a pool of interpreters, one per input
+size and thread at work).
 """
 import dataclasses
 import functools
