@@ -4,10 +4,12 @@ photos reported one by one, the warnings on each face (serving/trust.py), and th
 import io
 import json
 import os
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 
 import numpy as np
 import pytest
@@ -134,9 +136,19 @@ def test_a_larger_minimum_judged_size_marks_more_faces_too_small():
   assert trust.warnings(face) == [] and trust.warnings(face, trust.Trust(min_face_size=64)) == [trust.FACE_TOO_SMALL]
 
 
+def enormous_png(width: int = 9000, height: int = 9000) -> bytes:
+  """A small PNG file whose header says width x height (81 Mpx: over the 50 Mpx limit)."""
+  buffer = io.BytesIO()
+  Image.new("RGB", (1, 1)).save(buffer, format="PNG")
+  data = bytearray(buffer.getvalue())
+  data[16:24] = struct.pack(">II", width, height)  # IHDR's width and height, then its CRC
+  data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+  return bytes(data)
+
+
 @pytest.fixture(scope="module")
 def photo_folder(tmp_path_factory, aaf_dir):
-  """25 real AAF photos (links), a truncated JPEG and a text file named like a photo, in a folder."""
+  """25 real AAF photos (links), a truncated JPEG, a text file named like a photo and an enormous PNG."""
   folder = tmp_path_factory.mktemp("photos")
   names = sorted(os.listdir(aaf_dir / "faces"))[::120][:25]
   for name in names:
@@ -144,6 +156,7 @@ def photo_folder(tmp_path_factory, aaf_dir):
   whole = (aaf_dir / "faces" / names[0]).read_bytes()
   (folder / "zz_truncated.jpg").write_bytes(whole[:len(whole) // 3])
   (folder / "zz_text.jpg").write_text("not a photo\n")
+  (folder / "zz_enormous.png").write_bytes(enormous_png())
   return folder, names
 
 
@@ -154,9 +167,10 @@ def test_fdp_predict_a_folder_against_fdp_serve(photo_folder):
                            "--server", f"127.0.0.1:{rest_port}"], cwd=REPO, capture_output=True, text=True,
                           timeout=600, check=False)
   records = [json.loads(line) for line in done.stdout.splitlines()]
-  assert [os.path.basename(record["image"]) for record in records] == names + ["zz_text.jpg", "zz_truncated.jpg"]
-  assert done.returncode == 1  # two photos failed, the others ran
-  for record in records[:-2]:
+  assert [os.path.basename(record["image"]) for record in records] == names + [
+      "zz_enormous.png", "zz_text.jpg", "zz_truncated.jpg"]
+  assert done.returncode == 1  # three photos failed, the others ran
+  for record in records[:-3]:
     assert len(record["faces"]) >= 1, record
     face = record["faces"][0]
     assert set(face) == {"box", "score", "age_bucket", "age_bucket_prob", "gender", "gender_prob", "age",
@@ -164,9 +178,10 @@ def test_fdp_predict_a_folder_against_fdp_serve(photo_folder):
     assert set(face["warnings"]) <= {trust.FACE_TOO_SMALL, trust.AGE_BUCKET_UNCERTAIN, trust.GENDER_UNCERTAIN,
                                      trust.MODELS_DISAGREE}
     assert trust.FACE_TOO_SMALL not in face["warnings"]  # AAF faces are 150-250 px
+  assert records[-3]["error"] == "the image is too large (9000x9000 pixels)"
   assert "unknown image format" in records[-2]["error"]
   assert "not a readable image" in records[-1]["error"]
-  assert "27/27" in done.stderr  # the progress bar (27 photos: more than 20)
+  assert "28/28" in done.stderr  # the progress bar (28 photos: more than 20)
 
 
 def test_a_small_background_face_is_found_and_marked_too_small(utkface_dir, tmp_path):
