@@ -67,7 +67,9 @@ def score(rows: List[dict], records: Dict[str, dict]) -> dict:
   gender_ok = found & (female == (genders == 1))
   bucket_ok = found & np.array([a is not None and a["age_bucket"] == configs.AGE_BUCKETS[b]
                                 for a, b in zip(answers, evaluate.age_buckets(ages))])
-  age_error = np.abs(np.array([a["age"] if a is not None else fallback_age for a in answers]) - ages)
+  predicted_ages = np.array([a["age"] if a is not None else fallback_age for a in answers])
+  age_error = np.abs(predicted_ages - ages)
+  bucket_from_age_ok = found & (evaluate.age_buckets(np.floor(predicted_ages).astype(int)) == evaluate.age_buckets(ages))
 
   def figures(mask) -> dict:
     return {"n": int(mask.sum()), "faces_found": int(found[mask].sum()),
@@ -75,6 +77,8 @@ def score(rows: List[dict], records: Dict[str, dict]) -> dict:
             "age_mae": float(age_error[mask].mean())}
 
   result = figures(np.ones(len(rows), bool))
+  # The bucket the regressor's age falls in, beside the classifier's bucket head.
+  result["age_bucket_accuracy_from_age"] = float(bucket_from_age_ok.mean())
   result["gender_accuracy_18+"] = float(gender_ok[ages >= 18].mean())
   result["slices"] = {name: figures(mask) for name, mask in evaluate.age_range_rows(ages).items()}
   result["slices"].update({f"gender={g}": figures(genders == g) for g in (0, 1)})

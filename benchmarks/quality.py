@@ -21,8 +21,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 AGE_BINS = [(0, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 80), (80, 90), (90, 117)]
-TARGETS = {"gender_accuracy": (">=", 0.96), "age_bucket_accuracy": (">=", 0.86), "age_mae": ("<=", 5.0),
-           "saved_model_mb": ("<=", 5.0)}
+TARGETS = {"gender_accuracy": (">=", 0.955), "gender_accuracy_age=18-59": (">=", 0.975),
+           "age_bucket_accuracy": (">=", 0.83), "age_mae": ("<=", 4.3), "saved_model_mb": ("<=", 20.0)}
 
 
 def folder_mb(path: str) -> float:
@@ -103,8 +103,8 @@ def plot(report: dict, out_dir: str) -> None:
 
 def headline_table(report: dict) -> str:
   rows = ["| metric (test split, %d images) | target | measured | met |" % report["n"], "|---|---|---|---|"]
-  formats = {"gender_accuracy": "{:.3f}", "age_bucket_accuracy": "{:.3f}", "age_mae": "{:.2f} years",
-             "saved_model_mb": "{:.2f} MB"}
+  formats = {"gender_accuracy": "{:.3f}", "gender_accuracy_age=18-59": "{:.3f}", "age_bucket_accuracy": "{:.3f}",
+             "age_mae": "{:.2f} years", "saved_model_mb": "{:.2f} MB"}
   for name, t in report["targets"].items():
     rows.append(f"| {name.replace('_', ' ')} | {t['target']} | {formats[name].format(t['measured'])} | "
                 f"{'yes' if t['met'] else '**no**'} |")
@@ -146,6 +146,7 @@ def build_report(models_dir: str, data: str, split: str) -> dict:
     reports[kind]["saved_model_mb"] = round(folder_mb(model_dir), 2)
   ages = examples[configs.AGE_KEY]
   measured = {"gender_accuracy": reports[configs.CLASSIFIER]["overall"]["gender_accuracy"],
+              "gender_accuracy_age=18-59": reports[configs.CLASSIFIER]["slices"]["age=18-59"]["gender_accuracy"],
               "age_bucket_accuracy": reports[configs.CLASSIFIER]["overall"]["age_bucket_accuracy"],
               "age_mae": reports[configs.REGRESSOR]["overall"]["age_mae"],
               "saved_model_mb": max(r["saved_model_mb"] for r in reports.values())}
