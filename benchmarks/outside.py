@@ -46,7 +46,7 @@ def read_labels(aaf_dir: str) -> List[dict]:
 def stratified_subset(rows: List[dict], every: int = SUBSET_EVERY) -> List[dict]:
   """Every `every`-th row of each gender x age-decade cell (a fixed, balanced subset)."""
   cells: Dict[tuple, List[dict]] = {}
-  for row in rows:
+  for row in sorted(rows, key=lambda r: r["file"]):
     cells.setdefault((row["gender"], min(row["age"] // 10, 7)), []).append(row)
   return sorted((r for cell in cells.values() for r in cell[::every]), key=lambda r: r["file"])
 

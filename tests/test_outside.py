@@ -1,0 +1,69 @@
+"""The outside validation (benchmarks/outside.py): the shipped models, served by `fdp serve` and asked
+through `fdp predict` with face detection, re-compute the recorded All-Age-Faces figures on the fixed
+~300-photo subset; and the scoring itself on known records."""
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import DATASETS, REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import outside  # noqa: E402  pylint: disable=wrong-import-position
+
+AAF_DIR = DATASETS / "aaf"
+# Threads and CPU float differences may flip a borderline answer or two: that much slack, no more.
+ACCURACY_SLACK, MAE_SLACK = 3 / 300, 0.1
+
+
+def _face(gender, bucket, age, side=50):
+  return {"box": [0, 0, side, side], "gender": gender, "age_bucket": bucket, "age": age}
+
+
+def test_scoring_takes_the_largest_face_and_counts_a_photo_without_one_as_wrong():
+  rows = [{"file": "a.jpg", "age": 30, "gender": 1}, {"file": "b.jpg", "age": 70, "gender": 0},
+          {"file": "c.jpg", "age": 5, "gender": 0}]
+  records = {"a.jpg": {"faces": [_face("male", "0-24", 10.0, side=20), _face("female", "25-49", 33.0)]},
+             "b.jpg": {"faces": [_face("male", "50-74", 64.0)]},
+             "c.jpg": {"faces": []}}
+  result = outside.score(rows, records)
+  assert result["n"] == 3 and result["faces_found"] == 2
+  assert result["gender_accuracy"] == pytest.approx(2 / 3)
+  assert result["age_bucket_accuracy"] == pytest.approx(2 / 3)
+  assert result["age_mae"] == pytest.approx((3 + 6 + abs(5 - 30)) / 3)  # no face: the median age, 30
+  assert result["gender_accuracy_18+"] == 1.0
+  assert result["slices"]["age=0-9"]["gender_accuracy"] == 0.0
+
+
+def test_the_subset_is_balanced_and_fixed():
+  rows = outside.read_labels(str(AAF_DIR))
+  assert len(rows) == 2960
+  subset = outside.stratified_subset(rows)
+  assert 280 <= len(subset) <= 320
+  assert subset == outside.stratified_subset(list(reversed(rows)))
+  genders = np.array([r["gender"] for r in subset])
+  assert abs(genders.mean() - 0.5) < 0.02
+
+
+@pytest.fixture(scope="module")
+def recorded():
+  with open(outside.OUT) as f:
+    return json.load(f)
+
+
+def test_the_shipped_models_reproduce_the_recorded_outside_figures(recorded):
+  got = outside.run(str(AAF_DIR), str(REPO / "models"), subset=True)
+  published = recorded["subset"]
+  assert got["n"] == published["n"]
+  assert got["faces_found"] == pytest.approx(published["faces_found"], abs=2)
+  for metric in ("gender_accuracy", "gender_accuracy_18+", "age_bucket_accuracy"):
+    assert got[metric] == pytest.approx(published[metric], abs=ACCURACY_SLACK), metric
+  assert got["age_mae"] == pytest.approx(published["age_mae"], abs=MAE_SLACK)
+
+
+def test_the_readme_publishes_the_outside_figures(recorded):
+  text = (REPO / "README.md").read_text()
+  for run in ("all", "subset"):
+    assert f"{recorded[run]['gender_accuracy']:.3f}" in text, run
+    assert f"{recorded[run]['age_mae']:.2f}" in text, run
