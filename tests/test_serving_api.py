@@ -434,7 +434,9 @@ def test_fdp_predict_json_format(served, capsys, tmp_path):
   assert code == 1 and [r["image"] for r in records] == images
   for record in (records[0], records[3]):
     (face,) = record["faces"]
-    assert list(face) == ["box", "score", "age_bucket", "age_bucket_prob", "gender", "gender_prob", "age"]
+    assert list(face) == ["box", "score", "age_bucket", "age_bucket_prob", "gender", "gender_prob", "age",
+                          "warnings"]
+    assert isinstance(face["warnings"], list)
     assert face["box"] == [0, 0, 200, 200] and face["score"] == 1.0
     assert face["age_bucket"] in configs.AGE_BUCKETS and face["gender"] in configs.GENDERS
     assert 0.2 <= face["age_bucket_prob"] <= 1 and 0.5 <= face["gender_prob"] <= 1
@@ -448,7 +450,7 @@ def test_fdp_predict_json_format(served, capsys, tmp_path):
 def test_fdp_predict_one_model_and_human_output(served, capsys):
   code, out = _fdp_predict(capsys, served, "grpc", str(WOMAN_26), "--model", "regressor", "--json")
   (face,) = json.loads(out)["faces"]
-  assert code == 0 and set(face) == {"box", "score", "age"}
+  assert code == 0 and set(face) == {"box", "score", "age", "warnings"}
   code, out = _fdp_predict(capsys, served, "rest", str(WOMAN_26), "--model", "classifier", "--json")
   assert code == 0 and "age" not in json.loads(out)["faces"][0]
   code, out = _fdp_predict(capsys, served, "rest", str(WOMAN_26), str(MAN_OLD))
