@@ -74,7 +74,8 @@ def score(rows: List[dict], records: Dict[str, dict]) -> dict:
   def figures(mask) -> dict:
     return {"n": int(mask.sum()), "faces_found": int(found[mask].sum()),
             "gender_accuracy": float(gender_ok[mask].mean()), "age_bucket_accuracy": float(bucket_ok[mask].mean()),
-            "age_mae": float(age_error[mask].mean())}
+            "age_mae": float(age_error[mask].mean()),
+            "age_mean_error": float((predicted_ages - ages)[mask & found].mean()) if (mask & found).any() else 0.0}
 
   result = figures(np.ones(len(rows), bool))
   # The bucket the regressor's age falls in, beside the classifier's bucket head.
@@ -138,6 +139,27 @@ def plot(result: dict, path: str) -> None:
   fig.savefig(path, dpi=110)
 
 
+def readme_table(recorded: dict) -> str:
+  """The README block: the targets against all photos and the CI subset."""
+  runs = [name for name in ("all", "subset") if name in recorded]
+  rows = ["| All-Age-Faces through `fdp predict` (detection on) | target | "
+          + " | ".join(f"{'all' if r == 'all' else 'CI subset'}: {recorded[r]['n']} photos" for r in runs) + " |",
+          "|---|---|" + "---|" * len(runs)]
+  rows.append("| faces found | | " + " | ".join(str(recorded[r]["faces_found"]) for r in runs) + " |")
+  for name, (op, value) in TARGETS.items():
+    cells = []
+    for r in runs:
+      figure = recorded[r][name]
+      met = figure >= value if op == ">=" else figure <= value
+      cells.append(f"{figure:.2f} years" if name == "age_mae" else f"{figure:.3f}")
+      cells[-1] += "" if met else " (**not met**)"
+    label = name.replace("_", " ").replace("18+", "ages 18+").replace("mae", "MAE")
+    rows.append(f"| {label} | {op} {value} | " + " | ".join(cells) + " |")
+  rows.append("| bucket read off the regressor's age | | "
+              + " | ".join(f"{recorded[r]['age_bucket_accuracy_from_age']:.3f}" for r in runs) + " |")
+  return "\n".join(rows)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--models", default=os.path.join(REPO, "models"), help="a serving root")
@@ -145,6 +167,7 @@ def main():
   parser.add_argument("--subset", action="store_true", help="the fixed ~300-photo subset CI re-computes")
   parser.add_argument("--detector", default=None, help="fdp predict --detector (default: its default)")
   parser.add_argument("--out", default=OUT)
+  parser.add_argument("--update-readme", action="store_true", help="rewrite README.md's outside-validation table")
   args = parser.parse_args()
   result = run(args.aaf, args.models, args.subset, args.detector)
   recorded = {}
@@ -157,6 +180,9 @@ def main():
     json.dump(recorded, f, indent=2)
   if not args.subset:
     plot(result, os.path.splitext(args.out)[0] + ".png")
+  if args.update_readme:
+    from quality import update_block  # pylint: disable=g-import-not-at-top  (benchmarks/quality.py)
+    update_block(os.path.join(REPO, "README.md"), "outside", readme_table(recorded))
   print(json.dumps({k: v for k, v in result.items() if k not in ("by_decade", "slices")}, indent=2))
 
 
