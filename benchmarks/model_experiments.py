@@ -23,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from components import layout  # noqa: E402
 from pipeline import configs  # noqa: E402
 
 DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
@@ -96,8 +97,8 @@ def run(name: str, records: str, epochs: int = None) -> dict:
     cfg = dataclasses.replace(cfg, epochs=epochs)
   keras.utils.set_random_seed(cfg.seed)
   parse = raw_parser()
-  train_files = glob.glob(os.path.join(records, "Split-train", "*"))
-  eval_files = glob.glob(os.path.join(records, "Split-eval", "*"))
+  train_files = glob.glob(os.path.join(records, layout.split_dir("train"), "*"))
+  eval_files = glob.glob(os.path.join(records, layout.split_dir("eval"), "*"))
   train_ds = train.dataset_from_records(train_files, parse, cfg, training=True)
   eval_ds = train.dataset_from_records(eval_files, parse, cfg, training=False)
   num_train = train.count_records(train_files)

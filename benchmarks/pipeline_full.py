@@ -64,13 +64,14 @@ def plain_keras_fit_images_per_second(home, pipeline_name, training, model_name,
   """The baseline: the same model, input pipeline and TFRecords, fit by Keras alone (after one
   epoch that fills the decoded-image cache, as the Trainer's later epochs find it filled)."""
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  from components import layout  # pylint: disable=g-import-not-at-top
   from trainer import models, train  # pylint: disable=g-import-not-at-top
   transform_dir = sorted(glob.glob(os.path.join(home, "pipelines", pipeline_name, "Transform",
                                                 "transform_graph", "*")))[-1]
   examples_dir = sorted(glob.glob(os.path.join(home, "pipelines", pipeline_name, "Transform",
                                                "transformed_examples", "*")))[-1]
-  ds = train.make_dataset(os.path.join(examples_dir, "Split-train", "*"), tft.TFTransformOutput(transform_dir),
-                          training, training=True)
+  ds = train.make_dataset(os.path.join(examples_dir, layout.split_dir("train"), "*"),
+                          tft.TFTransformOutput(transform_dir), training, training=True)
   model = models.build_model(model_name, training, steps_per_epoch=steps)
   model.fit(ds, epochs=1, verbose=0)  # tracing, graph building, decoding into the cache
   start = time.perf_counter()

@@ -18,7 +18,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from components import ingest
+from components import ingest, wiki
 from pipeline import configs
 
 def _custom_options(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
@@ -115,7 +115,7 @@ def face_example_gen(dataset: str, data_root: str, wiki_mat: Optional[str] = Non
   packed = any_pb2.Any()
   packed.Pack(json_format.ParseDict(options, struct_pb2.Struct()))
   # The driver fingerprints the files matching the pattern, so changed data invalidates the cache.
-  pattern = os.path.join(span_folder, "*" if dataset == configs.UTKFACE else "wiki.mat")
+  pattern = os.path.join(span_folder, "*" if dataset == configs.UTKFACE else wiki.METADATA_FILE)
   return FileBasedExampleGen(
       input_base=data_root,
       input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="all", pattern=pattern)]),

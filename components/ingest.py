@@ -13,10 +13,10 @@ import apache_beam as beam
 
 from components import face_records
 from components.face_records import Face, FaceLabels
+from components.layout import REPORT_FILE, split_dir  # noqa: F401  (re-exported)
 from pipeline import configs
 
 REJECTED = "rejected"
-REPORT_FILE = "ingest_report.json"  # written beside the split folders
 MAX_LISTED_REJECTIONS = 1000
 # Categories of rejected input that name individual files in the report (the rest are only counted).
 LISTED_CATEGORIES = ("malformed_name", "unreadable", "corrupt")
@@ -196,11 +196,6 @@ class WriteReport(beam.PTransform):
       return path
 
     return report | "WriteReportJson" >> beam.Map(_write)
-
-
-def split_dir(split: str) -> str:
-  """The folder of a split inside an Examples artifact (TFX's layout)."""
-  return f"Split-{split}"
 
 
 class ReadLabels(beam.PTransform):

@@ -9,6 +9,8 @@ from typing import List
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
+from components.layout import split_dir
+
 
 class DataAnomaliesError(RuntimeError):
   """The examples do not match the curated schema."""
@@ -20,7 +22,7 @@ def describe_anomalies(anomalies_uri: str, split_names: List[str]) -> List[str]:
   from tensorflow_metadata.proto.v0 import anomalies_pb2  # pylint: disable=g-import-not-at-top
   problems = []
   for split in split_names:
-    path = os.path.join(anomalies_uri, f"Split-{split}", "SchemaDiff.pb")
+    path = os.path.join(anomalies_uri, split_dir(split), "SchemaDiff.pb")
     anomalies = anomalies_pb2.Anomalies()
     with tf.io.gfile.GFile(path, "rb") as f:
       anomalies.ParseFromString(f.read())

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from components import layout, wiki
 from kubeflow import cli as kubeflow_cli
 from pipeline import configs
 from serving import cli as serving_cli
@@ -16,9 +17,9 @@ SMOKE_IMAGES = 240
 
 
 def _detect_dataset(data_root: str) -> str:
-  if os.path.exists(os.path.join(data_root, "ingest_report.json")):
+  if os.path.exists(os.path.join(data_root, layout.REPORT_FILE)):
     return configs.TFRECORDS
-  if os.path.exists(os.path.join(data_root, "wiki.mat")):
+  if os.path.exists(os.path.join(data_root, wiki.METADATA_FILE)):
     return configs.WIKI
   return configs.UTKFACE
 
