@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from pipeline import configs
+from pipeline import configs, labels
 from serving import trust as trust_lib
 
 Box = List[int]
@@ -68,7 +68,7 @@ def image_paths(paths: Iterable[str]) -> List[str]:
 def _classifier_fields(outputs, i: int) -> dict:
   buckets = outputs[AGE_BUCKET_OUTPUT][i]
   p_female = float(outputs[GENDER_OUTPUT][i][0])
-  female = p_female >= 0.5
+  female = labels.is_female(p_female)
   return {"age_bucket": configs.AGE_BUCKETS[int(np.argmax(buckets))],
           "age_bucket_prob": round(float(np.max(buckets)), 4),
           "gender": configs.GENDERS[int(female)],
