@@ -160,6 +160,17 @@ def readme_table(recorded: dict) -> str:
   return "\n".join(rows)
 
 
+def slices_table(result: dict) -> str:
+  """The model card block: every slice and decade of one run."""
+  rows = ["| photos | n | faces found | gender accuracy | age-bucket accuracy | age MAE (years) | mean age error |",
+          "|---|---|---|---|---|---|---|"]
+  named = [("all", result)] + list(result["slices"].items()) + [(f"age {d['decade']}", d) for d in result["by_decade"]]
+  for name, f in named:
+    rows.append(f"| {name} | {f['n']} | {f['faces_found']} | {f['gender_accuracy']:.3f} | "
+                f"{f['age_bucket_accuracy']:.3f} | {f['age_mae']:.2f} | {f.get('age_mean_error', 0.0):+.1f} |")
+  return "\n".join(rows)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--models", default=os.path.join(REPO, "models"), help="a serving root")
@@ -183,6 +194,8 @@ def main():
   if args.update_readme:
     from quality import update_block  # pylint: disable=g-import-not-at-top  (benchmarks/quality.py)
     update_block(os.path.join(REPO, "README.md"), "outside", readme_table(recorded))
+    if "all" in recorded:
+      update_block(os.path.join(REPO, "docs", "model_card.md"), "outside-slices", slices_table(recorded["all"]))
   print(json.dumps({k: v for k, v in result.items() if k not in ("by_decade", "slices")}, indent=2))
 
 
