@@ -13,6 +13,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from pipeline import configs
+from trainer import signatures
 
 SLICE_FEATURES = (configs.GENDER_KEY, configs.RACE_KEY, configs.AGE_BUCKET_KEY)
 # Age ranges reported beside the slices (inclusive; None: no upper end): children, teenagers, adults, seniors.
@@ -58,18 +59,18 @@ def load_model(model_dir: str):
 
 
 def model_kind(loaded) -> str:
-  outputs = set(loaded.signatures["serving_default"].structured_outputs)
+  outputs = set(loaded.signatures[signatures.SERVING_DEFAULT].structured_outputs)
   if {configs.AGE_BUCKET_KEY, configs.GENDER_KEY} <= outputs:
     return configs.CLASSIFIER
   if configs.AGE_KEY in outputs:
     return configs.REGRESSOR
-  raise ValueError(f"not a face-demographics model: serving_default outputs {sorted(outputs)}")
+  raise ValueError(f"not a face-demographics model: {signatures.SERVING_DEFAULT} outputs {sorted(outputs)}")
 
 
 def predict(loaded, encoded_images, batch_size: int = BATCH_SIZE) -> Dict[str, np.ndarray]:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  serve = loaded.signatures["serving_default"]
-  batches = [serve(images=tf.constant(list(encoded_images[i:i + batch_size]), tf.string))
+  serve = loaded.signatures[signatures.SERVING_DEFAULT]
+  batches = [serve(**{signatures.IMAGES_INPUT: tf.constant(list(encoded_images[i:i + batch_size]), tf.string)})
              for i in range(0, len(encoded_images), batch_size)]
   return {name: np.concatenate([b[name].numpy() for b in batches]) for name in batches[0]}
 

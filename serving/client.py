@@ -13,8 +13,10 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-DEFAULT_SIGNATURE = "serving_default"
-IMAGES_INPUT = "images"  # trainer/export.py's input of encoded images
+from trainer import signatures
+from trainer.signatures import IMAGES_INPUT
+
+DEFAULT_SIGNATURE = signatures.SERVING_DEFAULT
 REST, GRPC = "rest", "grpc"
 PROTOCOLS = (REST, GRPC)
 _HTTP_CODES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 413: "RESOURCE_EXHAUSTED", 429: "RESOURCE_EXHAUSTED",

@@ -20,12 +20,13 @@ from serving import errors
 from serving import image_bytes
 from serving import metrics as metrics_lib
 from serving.registry import ModelRegistry, ModelSpec, VersionStatus
+from trainer import signatures
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SIGNATURE = "serving_default"
-IMAGE_INPUTS = ("images",)  # trainer/export.py's IMAGES_INPUT: encoded images, checked before batching
-EXAMPLES_INPUTS = ("examples",)  # serialized tf.Examples (trainer/export.py's EXAMPLES_INPUT)
+DEFAULT_SIGNATURE = signatures.SERVING_DEFAULT
+IMAGE_INPUTS = (signatures.IMAGES_INPUT,)  # encoded images, checked before batching
+EXAMPLES_INPUTS = (signatures.EXAMPLES_INPUT,)  # serialized tf.Examples
 SIGNATURE_DEF_FIELD = "signature_def"
 UNKNOWN_MODEL = "<unknown>"  # the metrics' model_name for requests naming no configured model
 Answer = TypeVar("Answer")
@@ -171,7 +172,8 @@ class ServingCore:
     inputs = servable.loaded.input_specs(signature_name)
     if len(inputs) != 1 or next(iter(inputs)) not in EXAMPLES_INPUTS:
       raise errors.invalid(f"{api} sends serialized tf.Examples, but signature '{signature_name}' takes "
-                           f"{sorted(inputs)}: use a signature with an 'examples' input (serving_examples)")
+                           f"{sorted(inputs)}: use a signature with an '{signatures.EXAMPLES_INPUT}' input "
+                           f"({signatures.SERVING_EXAMPLES})")
     return signature_name
 
   def regress(self, spec: ModelSpec, signature_name: str, serialized_examples: List[bytes]) -> Result:

@@ -16,15 +16,12 @@ import tensorflow_transform as tft
 from pipeline import configs
 from pipeline.configs import TrainingConfig
 from trainer import images, models
+from trainer.signatures import (EXAMPLES_INPUT, IMAGES_INPUT, SERVING_DEFAULT, SERVING_EXAMPLES,
+                                TRANSFORM_FEATURES)
 
-SERVING_DEFAULT = "serving_default"
-SERVING_EXAMPLES = "serving_examples"
-TRANSFORM_FEATURES = "transform_features"
 # The trained weights are the SavedModel's own variables (the Keras model is tracked as `model`), so a
 # later run warm-starts from them with an object-based checkpoint read: no second copy is saved.
 VARIABLES = os.path.join("variables", "variables")
-IMAGES_INPUT = "images"
-EXAMPLES_INPUT = "examples"
 
 
 class ServingModule(tf.Module):
