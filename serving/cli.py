@@ -8,9 +8,7 @@ import signal
 import sys
 import threading
 
-from serving import faces
-
-REST_PORT, GRPC_PORT = 8501, 8500  # serving/config.py's; repeated here so --help imports no protobuf
+from serving import defaults, faces
 
 
 def cmd_serve(args) -> int:
@@ -66,7 +64,8 @@ def face_detector(args):
 def cmd_predict(args) -> int:
   from serving import client as client_lib  # pylint: disable=g-import-not-at-top
   from serving import trust  # pylint: disable=g-import-not-at-top
-  server = args.server or f"localhost:{REST_PORT if args.protocol == client_lib.REST else GRPC_PORT}"
+  port = defaults.REST_PORT if args.protocol == client_lib.REST else defaults.GRPC_PORT
+  server = args.server or f"localhost:{port}"
   paths = faces.image_paths(args.images)
   if not paths:
     print("no image found", file=sys.stderr)
@@ -112,18 +111,19 @@ def register(subparsers) -> None:
   source.add_argument("--model-config", help="TF Serving's models.config (ModelServerConfig text proto)")
   source.add_argument("--model-base-dir", help="a serving root: one folder per model, numbered versions inside "
                       "(default: the trained models shipped in the repository's models/, or $FDP_MODELS_DIR)")
-  serve.add_argument("--rest-port", type=int, default=REST_PORT, help="0: a free port")
-  serve.add_argument("--grpc-port", type=int, default=GRPC_PORT, help="0: a free port")
+  serve.add_argument("--rest-port", type=int, default=defaults.REST_PORT, help="0: a free port")
+  serve.add_argument("--grpc-port", type=int, default=defaults.GRPC_PORT, help="0: a free port")
   serve.add_argument("--host", default="0.0.0.0")
   serve.add_argument("--batching-parameters", help="TF Serving's batching parameters file (text proto)")
   serve.add_argument("--no-batching", action="store_true", help="run every request on its own")
-  serve.add_argument("--max-request-bytes", type=int, default=16 * 1024 * 1024)
+  serve.add_argument("--max-request-bytes", type=int, default=defaults.MAX_REQUEST_BYTES)
   serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often the base dirs are checked")
   serve.set_defaults(func=cmd_serve)
 
   predict = subparsers.add_parser("predict", help="age bucket, gender and age of the faces in images")
   predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of them")
-  predict.add_argument("--server", help="HOST:PORT (default: localhost:8501 for REST, localhost:8500 for gRPC)")
+  predict.add_argument("--server", help=f"HOST:PORT (default: localhost:{defaults.REST_PORT} for REST, "
+                       f"localhost:{defaults.GRPC_PORT} for gRPC)")
   predict.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
   predict.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.BOTH)
   predict.add_argument("--json", action="store_true", help="one JSON object per image per line")

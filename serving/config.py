@@ -16,9 +16,8 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from pipeline import configs
 from serving import protos
+from serving.defaults import GRPC_PORT, REST_PORT  # noqa: F401  (re-exported)
 
-GRPC_PORT = 8500
-REST_PORT = 8501
 PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
 IMAGE = "tensorflow/serving:2.16.1"  # the TF Serving release built against the TensorFlow we train with
 

@@ -12,12 +12,11 @@ from werkzeug import serving as werkzeug_serving
 from serving import batching
 from serving import config as config_lib
 from serving import core as core_lib
+from serving import defaults
 from serving import grpc_server
 from serving import registry as registry_lib
 from serving import rest
 from serving import saved_model
-
-DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 
 class _KeepAliveHandler(werkzeug_serving.WSGIRequestHandler):
@@ -31,10 +30,10 @@ class _KeepAliveHandler(werkzeug_serving.WSGIRequestHandler):
 class ModelServer:
   """Start with start(); ports 0 pick free ones (read rest_port / grpc_port after start)."""
 
-  def __init__(self, model_server_config, rest_port: int = config_lib.REST_PORT,
-               grpc_port: int = config_lib.GRPC_PORT, host: str = "0.0.0.0",
+  def __init__(self, model_server_config, rest_port: int = defaults.REST_PORT,
+               grpc_port: int = defaults.GRPC_PORT, host: str = "0.0.0.0",
                batching_options: Optional[batching.BatchingOptions] = batching.BatchingOptions(),
-               max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, poll_seconds: float = 1.0,
+               max_request_bytes: int = defaults.MAX_REQUEST_BYTES, poll_seconds: float = 1.0,
                grpc_threads: int = 16):
     self.registry = registry_lib.ModelRegistry(model_server_config, saved_model.loader(batching_options),
                                                poll_seconds=poll_seconds)
