@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from components import layout  # noqa: E402
 from pipeline import configs  # noqa: E402
+from pipeline.labels import age_bucket, is_female  # noqa: E402
 
 DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "model_experiments.json")
@@ -76,9 +77,9 @@ def score(model, eval_ds, cfg) -> dict:
     p = {k: np.concatenate(v) for k, v in predictions.items()}
     y = {k: np.concatenate(v) for k, v in labels.items()}
     true_bucket = y[configs.AGE_BUCKET_KEY].argmax(-1)
-    age_as_bucket = np.minimum(p[configs.AGE_KEY][:, 0] // configs.AGE_BUCKET_WIDTH, len(configs.AGE_BUCKETS) - 1)
+    age_as_bucket = age_bucket(p[configs.AGE_KEY][:, 0])
     results["tta" if flip else "single"] = {
-        "gender_accuracy": float(((p[configs.GENDER_KEY][:, 0] > 0.5) == (y[configs.GENDER_KEY][:, 0] > 0.5)).mean()),
+        "gender_accuracy": float((is_female(p[configs.GENDER_KEY][:, 0]) == (y[configs.GENDER_KEY][:, 0] == 1)).mean()),
         "age_bucket_accuracy": float((p[configs.AGE_BUCKET_KEY].argmax(-1) == true_bucket).mean()),
         "age_bucket_accuracy_from_age": float((age_as_bucket == true_bucket).mean()),
         "age_mae": float(np.abs(p[configs.AGE_KEY][:, 0] - y[configs.AGE_KEY][:, 0]).mean()),

@@ -13,6 +13,8 @@ from typing import Dict, Optional
 import numpy as np
 
 from pipeline import configs
+from pipeline.labels import age_bucket as age_buckets  # evaluate.age_buckets: the benchmarks' name
+from pipeline.labels import is_female
 from trainer import signatures
 
 SLICE_FEATURES = (configs.GENDER_KEY, configs.RACE_KEY, configs.AGE_BUCKET_KEY)
@@ -75,14 +77,10 @@ def predict(loaded, encoded_images, batch_size: int = BATCH_SIZE) -> Dict[str, n
   return {name: np.concatenate([b[name].numpy() for b in batches]) for name in batches[0]}
 
 
-def age_buckets(ages: np.ndarray) -> np.ndarray:
-  return np.minimum(np.asarray(ages) // configs.AGE_BUCKET_WIDTH, len(configs.AGE_BUCKETS) - 1).astype(int)
-
-
 def metrics(kind: str, predictions: Dict[str, np.ndarray], labels: Dict[str, np.ndarray]) -> dict:
   """The model's headline metrics over whatever rows it is given."""
   if kind == configs.CLASSIFIER:
-    female = predictions[configs.GENDER_KEY][:, 0] > 0.5
+    female = is_female(predictions[configs.GENDER_KEY][:, 0])
     bucket = predictions[configs.AGE_BUCKET_KEY].argmax(axis=-1)
     return {"gender_accuracy": float(np.mean(female == (labels[configs.GENDER_KEY] == 1))),
             "age_bucket_accuracy": float(np.mean(bucket == age_buckets(labels[configs.AGE_KEY])))}

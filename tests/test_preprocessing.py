@@ -6,6 +6,7 @@ import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
+from pipeline import labels
 from trainer import preprocessing
 
 
@@ -24,3 +25,9 @@ def test_labels_and_passthrough_image():
   assert np.allclose([t["age"] for t in transformed], ages)
   assert [t["gender"] for t in transformed] == [i % 2 for i in range(len(ages))]
   assert "race" not in transformed[0]
+
+
+def test_transform_age_buckets_agree_with_the_numpy_rule():
+  ages = np.arange(0, 131)
+  assert preprocessing.age_bucket(tf.constant(ages, tf.int64)).numpy().tolist() == labels.age_bucket(ages).tolist()
+  assert [labels.age_bucket(a) for a in (0, 24, 25, 99, 100, 130)] == [0, 0, 1, 3, 4, 4]
