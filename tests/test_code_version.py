@@ -22,7 +22,7 @@ def test_the_closure_follows_imports_into_every_project_module_and_no_further():
   example_gen = code_version.closure(["components.example_gen"])
   assert {"components/ingest.py", "components/wiki.py", "components/utkface.py", "pipeline/configs.py"} <= \
       set(example_gen)  # wiki and utkface are imported inside a function
-  assert code_version.closure(["components.validation_gate"]) == ["components/__init__.py",
+  assert code_version.closure(["components.validation_gate"]) == ["components/__init__.py", "components/layout.py",
                                                                   "components/validation_gate.py"]
   assert "pipeline/configs.py" in code_version.closure(["components.drift"])  # DRIFT_THRESHOLDS
 
