@@ -61,7 +61,7 @@ def test_model_trained_with_the_configured_image_size(e2e_pipeline):
 
 def test_warm_start_loads_the_pushed_weights_only_into_the_same_architecture(e2e_pipeline):
   """The weights are read back from the SavedModel's own variables: the rebuilt Keras model then
-  predicts what the pushed model serves. A model of another width is left untouched."""
+  predicts what the pushed model serves. A model of another architecture is left untouched."""
   from trainer import export, images, train
   _, summary = e2e_pipeline
   pushed = next(m["pushed_path"] for m in summary["models"] if m["model"] == configs.CLASSIFIER)
@@ -74,7 +74,8 @@ def test_warm_start_loads_the_pushed_weights_only_into_the_same_architecture(e2e
   served = tf.saved_model.load(pushed).signatures["serving_default"](images=tf.constant([jpeg]))
   for name, value in served.items():
     np.testing.assert_allclose(rebuilt[name].numpy(), value.numpy(), rtol=1e-4, atol=1e-5)
-  other = models.build_model(configs.CLASSIFIER, configs.TrainingConfig(**dict(E2E_TRAINING, width=16)))
+  other = models.build_model(configs.CLASSIFIER, configs.TrainingConfig(**dict(E2E_TRAINING, backbone=configs.RESNET,
+                                                                               width=16)))
   before = [w.copy() for w in other.get_weights()]
   assert not train.load_base_weights(other, pushed)
   assert all(np.array_equal(a, b) for a, b in zip(before, other.get_weights()))
@@ -85,10 +86,12 @@ def test_base_models_the_regressor_fine_tunes_the_classifier_and_warm_start_is_o
 
   def base_model_producers(warm):
     p = pipeline.create_pipeline(pipeline_name="p", pipeline_root="/r", data_root="/d", dataset="utkface",
-                                 serving_root="/s", training=configs.TrainingConfig(warm_start=warm))
+                                 serving_root="/s", training=configs.TrainingConfig(warm_start=warm),
+                                 pretrained_model_uri="/pretrained")
     return {c.id: c.inputs["base_model"].producer_component_id if "base_model" in c.inputs else None
             for c in p.components if c.id.endswith("_trainer")}
-  assert base_model_producers(False) == {"classifier_trainer": None, "regressor_trainer": "classifier_trainer"}
+  assert base_model_producers(False) == {"classifier_trainer": "pretrained_face_network",
+                                         "regressor_trainer": "classifier_trainer"}
   assert base_model_producers(True) == {"classifier_trainer": "latest_blessed_classifier_resolver",
                                         "regressor_trainer": "classifier_trainer"}
 
