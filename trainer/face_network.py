@@ -131,8 +131,7 @@ def fetch_and_convert(variant: str = "faceres-deep", cache_dir: Optional[str] = 
   if os.path.exists(os.path.join(target, WEIGHTS_FILE)):
     return target
   files = _download_model_files(variant)
-  json_name, bin_name = sorted(VARIANTS[variant])[1], sorted(VARIANTS[variant])[0]
-  weights = convert(read_tfjs_weights(files[json_name], files[bin_name]))
+  weights = convert(read_tfjs_weights(files[f"{variant}.json"], files[f"{variant}.bin"]))
   os.makedirs(os.path.dirname(target), exist_ok=True)
   staging = tempfile.mkdtemp(prefix=f".{variant}-", dir=os.path.dirname(target))
   np.savez(os.path.join(staging, WEIGHTS_FILE), **weights)
