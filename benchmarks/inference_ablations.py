@@ -1,0 +1,75 @@
+"""What the shipped models' inference choices are worth, on the UTKFace test split: the mirror average
+(each face and its mirror image) against a single pass, and the age bucket from the classifier's bucket head
+against the bucket read off an age estimate (the classifier's auxiliary age head, the regressor's age).
+
+The SavedModels' weights are read into the Keras network (trainer.train.load_base_weights) and run with and
+without the mirror average (trainer.export.predict, the function the exported graph uses).
+
+  .venv/bin/python benchmarks/inference_ablations.py [--models models] [--data UTKFace folder or fdp ingest output]
+
+Writes benchmarks/results/inference_ablations.json.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
+OUT = os.path.join(REPO, "benchmarks", "results", "inference_ablations.json")
+
+from pipeline import configs, evaluate, labels  # noqa: E402
+
+
+def score(predictions: dict, examples: dict) -> dict:
+  ages, truth = examples[configs.AGE_KEY], labels.age_bucket(examples[configs.AGE_KEY])
+  estimate = predictions[configs.AGE_KEY][:, 0]
+  return {"gender_accuracy": float(np.mean(labels.is_female(predictions[configs.GENDER_KEY][:, 0])
+                                           == (examples[configs.GENDER_KEY] == 1))),
+          "age_bucket_accuracy_head": float(np.mean(predictions[configs.AGE_BUCKET_KEY].argmax(-1) == truth)),
+          "age_bucket_accuracy_from_age": float(np.mean(labels.age_bucket(np.floor(estimate).astype(int)) == truth)),
+          "age_mae": float(np.mean(np.abs(estimate - ages)))}
+
+
+def run(models_dir: str, data: str) -> dict:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from trainer import export, images, models, train  # pylint: disable=g-import-not-at-top
+  examples = evaluate.read_split(data, "test")
+  cfg = configs.TrainingConfig()
+  heads = (configs.AGE_BUCKET_KEY, configs.GENDER_KEY, configs.AGE_KEY)
+  result = {"n": int(len(examples[configs.AGE_KEY]))}
+  for kind in configs.MODELS:
+    model_dir, _ = evaluate.load_model(os.path.join(models_dir, kind))
+    model = models.build_model(kind, cfg)
+    if not train.load_base_weights(model, model_dir):
+      raise ValueError(f"{model_dir} is not the default architecture")
+    for name, flip in (("mirror_average", True), ("single_pass", False)):
+      run_cfg = dataclasses.replace(cfg, test_time_flip=flip)
+      batches = []
+      for i in range(0, len(examples[configs.IMAGE_KEY]), evaluate.BATCH_SIZE):
+        batch = images.decode_images(tf.constant(list(examples[configs.IMAGE_KEY][i:i + evaluate.BATCH_SIZE])),
+                                     cfg.image_size)
+        batches.append({k: v.numpy() for k, v in export.predict(model, batch, run_cfg, heads).items()})
+      predictions = {k: np.concatenate([b[k] for b in batches]) for k in heads}
+      result[f"{kind}/{name}"] = score(predictions, examples)
+      print(kind, name, result[f"{kind}/{name}"], flush=True)
+  return result
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--models", default=os.path.join(REPO, "models"))
+  parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
+  parser.add_argument("--out", default=OUT)
+  args = parser.parse_args()
+  result = run(args.models, args.data)
+  with open(args.out, "w") as f:
+    json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+  main()
