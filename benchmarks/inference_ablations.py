@@ -31,7 +31,7 @@ def score(predictions: dict, examples: dict) -> dict:
   return {"gender_accuracy": float(np.mean(labels.is_female(predictions[configs.GENDER_KEY][:, 0])
                                            == (examples[configs.GENDER_KEY] == 1))),
           "age_bucket_accuracy_head": float(np.mean(predictions[configs.AGE_BUCKET_KEY].argmax(-1) == truth)),
-          "age_bucket_accuracy_from_age": float(np.mean(labels.age_bucket(np.floor(estimate).astype(int)) == truth)),
+          "age_bucket_accuracy_from_age": float(np.mean(labels.age_bucket(estimate) == truth)),
           "age_mae": float(np.mean(np.abs(estimate - ages)))}
 
 

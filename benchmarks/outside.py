@@ -69,7 +69,7 @@ def score(rows: List[dict], records: Dict[str, dict]) -> dict:
                                 for a, b in zip(answers, evaluate.age_buckets(ages))])
   predicted_ages = np.array([a["age"] if a is not None else fallback_age for a in answers])
   age_error = np.abs(predicted_ages - ages)
-  bucket_from_age_ok = found & (evaluate.age_buckets(np.floor(predicted_ages).astype(int)) == evaluate.age_buckets(ages))
+  bucket_from_age_ok = found & (evaluate.age_buckets(predicted_ages) == evaluate.age_buckets(ages))
 
   def figures(mask) -> dict:
     return {"n": int(mask.sum()), "faces_found": int(found[mask].sum()),

@@ -17,7 +17,6 @@ from trainer import face_network
 
 AGE_DISTRIBUTION_KEY = "age_distribution"  # auxiliary output: P(age = 0..MAX_AGE), not exported
 AGE_BINS = configs.MAX_AGE + 1
-FACERES = configs.FACERES
 PRETRAINED_GENDER_SIGN = -1.0  # the pretrained gender head gives P(male): measured on UTKFace labels
 BN_MOMENTUM = 0.9  # Keras' 0.99 leaves the moving statistics behind: eval predictions collapse
 
@@ -122,7 +121,7 @@ def load_pretrained(model: keras.Model, weights: dict) -> None:
   heads from the pretrained ones: the gender head predicts P(male) there (its sign is flipped to give
   P(female)); the age head's 100 bins are ages 0-99 (the older bins start at a low probability)."""
   for layer in model.layers:
-    if f"{layer.name}/kernel" in weights and layer.name not in ("gender_pred", "age_pred"):
+    if f"{layer.name}/kernel" in weights:
       layer.set_weights([weights[f"{layer.name}/kernel"], weights[f"{layer.name}/bias"]])
   gender = model.get_layer(configs.GENDER_KEY)
   gender.set_weights([PRETRAINED_GENDER_SIGN * weights["gender_pred/kernel"],
@@ -158,7 +157,7 @@ def optimizer(cfg: TrainingConfig, steps_per_epoch: int) -> keras.optimizers.Opt
 def build_model(model_name: str, cfg: TrainingConfig, steps_per_epoch: int = 1) -> keras.Model:
   """The multi-task network, compiled with `model_name`'s loss weights."""
   images = keras.Input((cfg.image_size, cfg.image_size, 3), name=configs.IMAGE_KEY)
-  features = faceres_backbone(images, cfg) if cfg.backbone == FACERES else backbone(images, cfg)
+  features = faceres_backbone(images, cfg) if cfg.backbone == configs.FACERES else backbone(images, cfg)
   model = keras.Model(images, heads(features), name=model_name)
   model.compile(
       optimizer=optimizer(cfg, steps_per_epoch),
