@@ -132,12 +132,13 @@ def warnings_vs_labels(records, labels_csv: str) -> dict:
   """Per warning: faces marked, and how often the prediction it is about is right with and without it
   (each photo's most confident face against AAF's labels)."""
   import csv  # pylint: disable=g-import-not-at-top
-  from pipeline import configs, labels as label_rules  # pylint: disable=g-import-not-at-top
+  import vocabulary
+  from vocabulary import labels as label_rules  # pylint: disable=g-import-not-at-top
   with open(labels_csv) as f:
     labels = {row["file"]: row for row in csv.DictReader(f)}
   checks = {  # warning -> whether the prediction it is about is right
       "gender_uncertain": lambda face, label: face["gender"] == label["gender"],
-      "age_bucket_uncertain": lambda face, label: face["age_bucket"] == configs.AGE_BUCKETS[
+      "age_bucket_uncertain": lambda face, label: face["age_bucket"] == vocabulary.AGE_BUCKETS[
           label_rules.age_bucket(int(label["age"]))],
   }
   checks["models_disagree"] = checks["age_bucket_uncertain"]

@@ -22,15 +22,18 @@ sys.path.insert(0, REPO)
 DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
 OUT = os.path.join(REPO, "benchmarks", "results", "inference_ablations.json")
 
-from pipeline import configs, evaluate, labels  # noqa: E402
+from pipeline import evaluate  # noqa: E402
+from trainer import hyperparameters
+from vocabulary import labels  # noqa: E402
+import vocabulary
 
 
 def score(predictions: dict, examples: dict) -> dict:
-  ages, truth = examples[configs.AGE_KEY], labels.age_bucket(examples[configs.AGE_KEY])
-  estimate = predictions[configs.AGE_KEY][:, 0]
-  return {"gender_accuracy": float(np.mean(labels.is_female(predictions[configs.GENDER_KEY][:, 0])
-                                           == (examples[configs.GENDER_KEY] == 1))),
-          "age_bucket_accuracy_head": float(np.mean(predictions[configs.AGE_BUCKET_KEY].argmax(-1) == truth)),
+  ages, truth = examples[vocabulary.AGE_KEY], labels.age_bucket(examples[vocabulary.AGE_KEY])
+  estimate = predictions[vocabulary.AGE_KEY][:, 0]
+  return {"gender_accuracy": float(np.mean(labels.is_female(predictions[vocabulary.GENDER_KEY][:, 0])
+                                           == (examples[vocabulary.GENDER_KEY] == 1))),
+          "age_bucket_accuracy_head": float(np.mean(predictions[vocabulary.AGE_BUCKET_KEY].argmax(-1) == truth)),
           "age_bucket_accuracy_from_age": float(np.mean(labels.age_bucket(estimate) == truth)),
           "age_mae": float(np.mean(np.abs(estimate - ages)))}
 
@@ -39,10 +42,10 @@ def run(models_dir: str, data: str) -> dict:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer import export, images, models, train  # pylint: disable=g-import-not-at-top
   examples = evaluate.read_split(data, "test")
-  cfg = configs.TrainingConfig()
-  heads = (configs.AGE_BUCKET_KEY, configs.GENDER_KEY, configs.AGE_KEY)
-  result = {"n": int(len(examples[configs.AGE_KEY]))}
-  for kind in configs.MODELS:
+  cfg = hyperparameters.TrainingConfig()
+  heads = (vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY, vocabulary.AGE_KEY)
+  result = {"n": int(len(examples[vocabulary.AGE_KEY]))}
+  for kind in vocabulary.MODELS:
     model_dir, _ = evaluate.load_model(os.path.join(models_dir, kind))
     model = models.build_model(kind, cfg)
     if not train.load_base_weights(model, model_dir):
@@ -50,8 +53,8 @@ def run(models_dir: str, data: str) -> dict:
     for name, flip in (("mirror_average", True), ("single_pass", False)):
       run_cfg = dataclasses.replace(cfg, test_time_flip=flip)
       batches = []
-      for i in range(0, len(examples[configs.IMAGE_KEY]), evaluate.BATCH_SIZE):
-        batch = images.decode_images(tf.constant(list(examples[configs.IMAGE_KEY][i:i + evaluate.BATCH_SIZE])),
+      for i in range(0, len(examples[vocabulary.IMAGE_KEY]), evaluate.BATCH_SIZE):
+        batch = images.decode_images(tf.constant(list(examples[vocabulary.IMAGE_KEY][i:i + evaluate.BATCH_SIZE])),
                                      cfg.image_size)
         batches.append({k: v.numpy() for k, v in export.predict(model, batch, run_cfg, heads).items()})
       predictions = {k: np.concatenate([b[k] for b in batches]) for k in heads}

@@ -11,6 +11,19 @@ benchmarks/results/model_experiments.json (one entry per experiment, re-running 
 
 The data is `fdp ingest`'s output (same dedup and content-hash split as the pipeline); it is
 written to --records first if that folder does not exist.
+
+Second family, `--family pretrained`: ablations of the pretrained-face-network recipe (the TrainingConfig
+defaults: FaceRes-deep fine-tuned at 160 px from block 6, DLDL age, augmentation), each trained at the same
+REDUCED budget (RECIPE_BUDGET: a fixed random subset of the train split, a few classifier epochs, no early
+stopping) and scored on a fixed subset of the eval split and on the ~304-photo stratified All-Age-Faces
+subset of benchmarks/outside.py (never trained on), cropped once through the product's detection and
+alignment (serving/face_detection.py, largest face per photo, no face = wrong; cached in /tmp). Results go to
+benchmarks/results/recipe_ablations.json (+ .png). The recorded run:
+
+  nice -n 10 .venv/bin/python benchmarks/model_experiments.py --family pretrained --all --records RECORDS
+  .venv/bin/python benchmarks/model_experiments.py --family pretrained --table [--plot]
+
+(RECORDS: an `fdp ingest` output of UTKFace, e.g. /work/runs/utk_records; one name instead of --all runs one.)
 """
 import argparse
 import dataclasses
@@ -23,31 +36,52 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from components import layout  # noqa: E402
-from pipeline import configs  # noqa: E402
-from pipeline.labels import age_bucket, is_female  # noqa: E402
+from trainer import hyperparameters  # noqa: E402
+from vocabulary import layout  # noqa: E402
+import vocabulary  # noqa: E402
+from vocabulary.labels import age_bucket, is_female  # noqa: E402
 
 DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "model_experiments.json")
 
 # The from-scratch recipe these experiments were run with (the TrainingConfig defaults of that time;
 # the defaults now fine-tune the pretrained face network).
-FROM_SCRATCH = {"backbone": configs.RESNET, "epochs": 40, "regressor_epochs": 15, "regressor_learning_rate": 5e-4,
+FROM_SCRATCH = {"backbone": hyperparameters.RESNET, "epochs": 40, "regressor_epochs": 15, "regressor_learning_rate": 5e-4,
                 "batch_size": 64, "learning_rate": 2e-3, "trainable_from_block": 0, "max_zoom": 0.1,
                 "max_shift": 0.05}
 # name -> (model trained, TrainingConfig fields changed from FROM_SCRATCH, what the change is)
 EXPERIMENTS = {
-    "resnet-64px-w24": (configs.CLASSIFIER, {"image_size": 64}, "residual backbone, multi-task heads, DLDL age, 64 px"),
-    "resnet-64px-w24-noaug": (configs.CLASSIFIER, {"image_size": 64, "augment": False},
+    "resnet-64px-w24": (vocabulary.CLASSIFIER, {"image_size": 64}, "residual backbone, multi-task heads, DLDL age, 64 px"),
+    "resnet-64px-w24-noaug": (vocabulary.CLASSIFIER, {"image_size": 64, "augment": False},
                               "without rotation/zoom/shift/colour (mirror neither)"),
-    "resnet-64px-w16": (configs.CLASSIFIER, {"image_size": 64, "width": 16}, "narrower: width 16 (0.32 M parameters)"),
-    "resnet-96px-w24": (configs.CLASSIFIER, {"image_size": 96}, "96 px input"),
+    "resnet-64px-w16": (vocabulary.CLASSIFIER, {"image_size": 64, "width": 16}, "narrower: width 16 (0.32 M parameters)"),
+    "resnet-96px-w24": (vocabulary.CLASSIFIER, {"image_size": 96}, "96 px input"),
 }
+
+
+# The pretrained-recipe ablations: name -> (TrainingConfig fields changed from the defaults,
+# benchmark-only centre crop of every image (fraction of the side kept; None: the whole aligned face),
+# what the change is). Listed in the order they are run; the last ones are dropped first when time is short.
+RECIPE_RESULTS = os.path.join(os.path.dirname(RESULTS), "recipe_ablations.json")
+RECIPE_BUDGET = {"train_images": 5000, "epochs": 2, "eval_images": 1000, "seed": 0}
+RECIPE_EXPERIMENTS = {
+    "faceres-no-training": ({"epochs": 0}, None, "the pretrained network untrained (its own gender and age heads; "
+                            "bucket head untrained): the floor"),
+    "faceres-baseline": ({}, None, "shipped recipe: TrainingConfig defaults"),
+    "faceres-no-dldl": ({"age_sigma": 0.0}, None, "age target one-hot (cross-entropy), no label distribution"),
+    "faceres-no-augment": ({"augment": False}, None, "no augmentation"),
+    "faceres-224px": ({"image_size": 224}, None, "224 px input (the network's native size)"),
+    "faceres-unfreeze-all": ({"trainable_from_block": 0}, None, "every layer trained"),
+    "faceres-crop-0.8": ({}, 0.8, "tighter crop: centre 0.8 of the aligned face (train, eval and AAF alike)"),
+    "faceres-variant-fp16": ({"pretrained_variant": "faceres"}, None, "variant faceres (fp16 weights), not -deep"),
+    "faceres-unfreeze-from-12": ({"trainable_from_block": 12}, None, "only blocks 12-13 + heads trained"),
+}
+AAF_CACHE = os.path.join("/tmp", "fdp-aaf-subset-crops.npz")
 
 
 def ensure_records(records: str) -> str:
   if not os.path.isdir(records):
-    subprocess.run([sys.executable, "-m", "pipeline.cli", "ingest", configs.UTKFACE,
+    subprocess.run([sys.executable, "-m", "pipeline.cli", "ingest", vocabulary.UTKFACE,
                     os.path.join(DATASETS, "utkface", "UTKFace"), "--out", records, "--quiet"], check=True)
   return records
 
@@ -55,13 +89,13 @@ def ensure_records(records: str) -> str:
 def raw_parser():
   import tensorflow as tf
   from trainer import preprocessing
-  spec = {configs.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
-          configs.AGE_KEY: tf.io.FixedLenFeature([], tf.int64),
-          configs.GENDER_KEY: tf.io.FixedLenFeature([], tf.int64)}
+  spec = {vocabulary.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
+          vocabulary.AGE_KEY: tf.io.FixedLenFeature([], tf.int64),
+          vocabulary.GENDER_KEY: tf.io.FixedLenFeature([], tf.int64)}
 
   def parse(serialized):
     features = tf.io.parse_single_example(serialized, spec)
-    features[configs.AGE_BUCKET_KEY] = preprocessing.age_bucket(features[configs.AGE_KEY])
+    features[vocabulary.AGE_BUCKET_KEY] = preprocessing.age_bucket(features[vocabulary.AGE_KEY])
     return features
   return parse
 
@@ -70,7 +104,7 @@ def score(model, eval_ds, cfg) -> dict:
   """Eval-split metrics, with and without the test-time mirror image."""
   import numpy as np
   from trainer import export
-  outputs = (configs.AGE_BUCKET_KEY, configs.GENDER_KEY, configs.AGE_KEY)
+  outputs = (vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY, vocabulary.AGE_KEY)
   results = {}
   for flip in (False, True):
     run_cfg = dataclasses.replace(cfg, test_time_flip=flip)
@@ -81,13 +115,13 @@ def score(model, eval_ds, cfg) -> dict:
         labels[name].append(batch_labels[name].numpy())
     p = {k: np.concatenate(v) for k, v in predictions.items()}
     y = {k: np.concatenate(v) for k, v in labels.items()}
-    true_bucket = y[configs.AGE_BUCKET_KEY].argmax(-1)
-    age_as_bucket = age_bucket(p[configs.AGE_KEY][:, 0])
+    true_bucket = y[vocabulary.AGE_BUCKET_KEY].argmax(-1)
+    age_as_bucket = age_bucket(p[vocabulary.AGE_KEY][:, 0])
     results["tta" if flip else "single"] = {
-        "gender_accuracy": float((is_female(p[configs.GENDER_KEY][:, 0]) == (y[configs.GENDER_KEY][:, 0] == 1)).mean()),
-        "age_bucket_accuracy": float((p[configs.AGE_BUCKET_KEY].argmax(-1) == true_bucket).mean()),
+        "gender_accuracy": float((is_female(p[vocabulary.GENDER_KEY][:, 0]) == (y[vocabulary.GENDER_KEY][:, 0] == 1)).mean()),
+        "age_bucket_accuracy": float((p[vocabulary.AGE_BUCKET_KEY].argmax(-1) == true_bucket).mean()),
         "age_bucket_accuracy_from_age": float((age_as_bucket == true_bucket).mean()),
-        "age_mae": float(np.abs(p[configs.AGE_KEY][:, 0] - y[configs.AGE_KEY][:, 0]).mean()),
+        "age_mae": float(np.abs(p[vocabulary.AGE_KEY][:, 0] - y[vocabulary.AGE_KEY][:, 0]).mean()),
         "n": int(len(true_bucket)),
     }
   results["params"] = int(model.count_params())
@@ -98,7 +132,7 @@ def run(name: str, records: str, epochs: int = None) -> dict:
   import keras
   from trainer import models, train
   model_name, changes, what = EXPERIMENTS[name]
-  cfg = dataclasses.replace(configs.TrainingConfig(), **FROM_SCRATCH, **changes)
+  cfg = dataclasses.replace(hyperparameters.TrainingConfig(), **FROM_SCRATCH, **changes)
   if epochs:
     cfg = dataclasses.replace(cfg, epochs=epochs)
   keras.utils.set_random_seed(cfg.seed)
@@ -119,6 +153,236 @@ def run(name: str, records: str, epochs: int = None) -> dict:
                 len(throughput.epochs) // 2]), 1),
             "eval": score(model, eval_ds, cfg), "history": throughput.epochs}
   return result
+
+
+# ---- The pretrained-recipe ablations -------------------------------------------------------------------
+
+def subset_records(records: str, budget: dict = RECIPE_BUDGET) -> dict:
+  """A fixed random subset of the train and eval splits (budget's sizes and seed), written once as gzipped
+  TFRecords under /tmp: split -> file."""
+  import numpy as np
+  import tensorflow as tf
+  out_dir = os.path.join("/tmp", f"fdp-recipe-subset-{budget['train_images']}-{budget['eval_images']}-{budget['seed']}")
+  files = {split: os.path.join(out_dir, f"{split}.tfrecord.gz") for split in ("train", "eval")}
+  if all(os.path.exists(f) for f in files.values()):
+    return files
+  os.makedirs(out_dir, exist_ok=True)
+  for split, size in (("train", budget["train_images"]), ("eval", budget["eval_images"])):
+    sources = sorted(glob.glob(os.path.join(records, layout.split_dir(split), "*")))
+    serialized = list(tf.data.TFRecordDataset(sources, compression_type="GZIP").as_numpy_iterator())
+    chosen = np.sort(np.random.default_rng(budget["seed"]).choice(len(serialized), size, replace=False))
+    staging = files[split] + ".partial"
+    with tf.io.TFRecordWriter(staging, options="GZIP") as writer:
+      for i in chosen:
+        writer.write(serialized[i])
+    os.rename(staging, files[split])
+  return files
+
+
+class centre_crop:  # pylint: disable=invalid-name
+  """Within the block, trainer/images.decode_image keeps only the centre `fraction` of every image's side
+  before resizing (training and eval input pipelines and the AAF crops alike). Benchmark-only."""
+
+  def __init__(self, fraction):
+    self.fraction = fraction
+
+  def __enter__(self):
+    import tensorflow as tf
+    from trainer import images
+    self._original = images.decode_image
+    if self.fraction:
+      def decode(encoded, image_size):
+        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+        image = tf.image.central_crop(image, self.fraction)
+        image = tf.image.resize(image, [image_size, image_size], method="bilinear", antialias=True)
+        image.set_shape([image_size, image_size, 3])
+        return tf.clip_by_value(image / 255.0, 0.0, 1.0)
+      images.decode_image = decode
+    return self
+
+  def __exit__(self, *exc):
+    from trainer import images
+    images.decode_image = self._original
+
+
+def aaf_crops(aaf_dir: str, cache: str = AAF_CACHE) -> dict:
+  """The stratified All-Age-Faces subset of benchmarks/outside.py, each photo's largest face as the product
+  detects and aligns it for `fdp predict` (default detector and thresholds): file, age, gender, found and
+  the crop's JPEG bytes (flat + offsets). Cached in `cache` (never in the repository)."""
+  import numpy as np
+  if not os.path.exists(cache):
+    import outside  # pylint: disable=g-import-not-at-top  (benchmarks/outside.py, beside this script)
+    from serving import face_detection  # pylint: disable=g-import-not-at-top
+    rows = outside.stratified_subset(outside.read_labels(aaf_dir))
+    crops, started = [], time.perf_counter()
+    for row in rows:
+      with open(os.path.join(aaf_dir, "faces", row["file"]), "rb") as f:
+        faces = face_detection.detect_faces(f.read())
+      largest = max(faces, key=lambda face: face.box[2] * face.box[3]) if faces else None
+      crops.append(largest.crop_jpeg if largest else b"")
+    lengths = np.array([len(c) for c in crops])
+    np.savez(cache + ".partial.npz", files=np.array([r["file"] for r in rows]), age=np.array([r["age"] for r in rows]),
+             gender=np.array([r["gender"] for r in rows]), found=lengths > 0,
+             jpeg=np.frombuffer(b"".join(crops), np.uint8), offsets=np.concatenate([[0], np.cumsum(lengths)]),
+             detect_seconds=time.perf_counter() - started)
+    os.rename(cache + ".partial.npz", cache)
+  with np.load(cache) as archive:
+    data = {k: archive[k] for k in archive.files}
+  data["crops"] = [data["jpeg"][a:b].tobytes() for a, b in zip(data["offsets"][:-1], data["offsets"][1:])]
+  return data
+
+
+def _predict_both(model, batch):
+  """(single pass, mirror-averaged) predictions of the bucket, gender and age heads, as NumPy."""
+  import tensorflow as tf
+  outputs = (vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY, vocabulary.AGE_KEY)
+  one = model(batch, training=False)
+  mirrored = model(tf.image.flip_left_right(batch), training=False)
+  return ({k: one[k].numpy() for k in outputs}, {k: ((one[k] + mirrored[k]) / 2.0).numpy() for k in outputs})
+
+
+def recipe_metrics(p: dict, ages, genders, found=None) -> dict:
+  """Gender (all, ages 18+), bucket (head, read off the age head) and age MAE; rows not `found` (no face)
+  are wrong and their age is the set's median age (as benchmarks/outside.py scores them)."""
+  import numpy as np
+  ages, genders = np.asarray(ages), np.asarray(genders)
+  found = np.ones(len(ages), bool) if found is None else np.asarray(found)
+  predicted_age = np.where(found, p[vocabulary.AGE_KEY][:, 0], float(np.median(ages)))
+  gender_ok = found & (is_female(p[vocabulary.GENDER_KEY][:, 0]) == (genders == 1))
+  bucket_ok = found & (p[vocabulary.AGE_BUCKET_KEY].argmax(-1) == age_bucket(ages))
+  return {"n": int(len(ages)), "faces_found": int(found.sum()),
+          "gender_accuracy": float(gender_ok.mean()), "gender_accuracy_18+": float(gender_ok[ages >= 18].mean()),
+          "age_bucket_accuracy": float(bucket_ok.mean()),
+          "age_bucket_accuracy_from_age": float((found & (age_bucket(predicted_age) == age_bucket(ages))).mean()),
+          "age_mae": float(np.abs(predicted_age - ages).mean()),
+          "age_mean_error": float((predicted_age - ages)[found].mean())}
+
+
+def score_utk(model, eval_ds) -> dict:
+  import numpy as np
+  parts, ages, genders = ([], []), [], []
+  for batch, labels in eval_ds:
+    for part, p in zip(parts, _predict_both(model, batch)):
+      part.append(p)
+    ages.append(labels[vocabulary.AGE_KEY].numpy()[:, 0])
+    genders.append(labels[vocabulary.GENDER_KEY].numpy()[:, 0])
+  ages, genders = np.concatenate(ages), np.concatenate(genders)
+  return {name: recipe_metrics({k: np.concatenate([p[k] for p in part]) for k in part[0]}, ages, genders)
+          for name, part in zip(("single", "tta"), parts)}
+
+
+def score_aaf(model, aaf: dict, image_size: int, batch_size: int = 32) -> dict:
+  """The AAF crops through the exported graph's decoding (trainer/images.decode_image at the model's size)."""
+  import numpy as np
+  import tensorflow as tf
+  from trainer import images
+  n = len(aaf["crops"])
+  blank = tf.zeros([image_size, image_size, 3])
+  parts = ([], [])
+  for start in range(0, n, batch_size):
+    batch = tf.stack([images.decode_image(tf.constant(c), image_size) if c else blank
+                      for c in aaf["crops"][start:start + batch_size]])
+    for part, p in zip(parts, _predict_both(model, batch)):
+      part.append(p)
+  return {name: recipe_metrics({k: np.concatenate([p[k] for p in part]) for k in part[0]},
+                               aaf["age"], aaf["gender"], aaf["found"])
+          for name, part in zip(("single", "tta"), parts)}
+
+
+def run_recipe(name: str, records: str, aaf_dir: str, budget: dict = RECIPE_BUDGET) -> dict:
+  import keras
+  from trainer import face_network, models, train
+  changes, crop, what = RECIPE_EXPERIMENTS[name]
+  cfg = dataclasses.replace(hyperparameters.TrainingConfig(), **{"epochs": budget["epochs"], **changes})
+  files = subset_records(records, budget)
+  aaf = aaf_crops(aaf_dir)
+  started = time.perf_counter()
+  keras.backend.clear_session()
+  keras.utils.set_random_seed(cfg.seed)
+  parse = raw_parser()
+  with centre_crop(crop):
+    train_ds = train.dataset_from_records([files["train"]], parse, cfg, training=True)
+    eval_ds = train.dataset_from_records([files["eval"]], parse, cfg, training=False)
+    model = models.build_model(vocabulary.CLASSIFIER, cfg, steps_per_epoch=-(-budget["train_images"] // cfg.batch_size))
+    models.load_pretrained(model, face_network.load_converted(face_network.fetch_and_convert(cfg.pretrained_variant)))
+    throughput = train.ThroughputLogger(budget["train_images"])
+    train_started = time.perf_counter()
+    if cfg.epochs:
+      model.fit(train_ds, epochs=cfg.epochs, callbacks=[throughput], verbose=2)
+    train_seconds = time.perf_counter() - train_started
+    utk = score_utk(model, eval_ds)
+    aaf_scores = score_aaf(model, aaf, cfg.image_size)
+  return {"name": name, "what": what, "changes": changes, "crop": crop, "budget": budget,
+          "trainable_params": int(sum(int(np_size(w)) for w in model.trainable_weights)),
+          "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.perf_counter() - started, 1),
+          "images_per_second": round(float(sorted(e["images_per_second"] for e in throughput.epochs)[
+              len(throughput.epochs) // 2]), 1) if throughput.epochs else None,
+          "utk_eval": utk, "aaf": aaf_scores, "history": throughput.epochs}
+
+
+def np_size(variable) -> int:
+  size = 1
+  for dim in variable.shape:
+    size *= int(dim)
+  return size
+
+
+def save_recipe(result: dict) -> None:
+  results = json.load(open(RECIPE_RESULTS)) if os.path.exists(RECIPE_RESULTS) else {
+      "about": "Pretrained-recipe ablations at a reduced budget (benchmarks/model_experiments.py --family "
+               "pretrained): UTKFace eval-split subset and the All-Age-Faces CI subset through the product's "
+               "detection + alignment; 'tta' = mirror-averaged as the exported graph does (headline), "
+               "'single' = one pass. Classifier heads; age = its age head's expectation.",
+      "experiments": []}
+  order = list(RECIPE_EXPERIMENTS)
+  kept = [r for r in results["experiments"] if r["name"] != result["name"]] + [result]
+  results["experiments"] = sorted(kept, key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
+  with open(RECIPE_RESULTS, "w") as f:
+    json.dump(results, f, indent=2)
+
+
+def recipe_table() -> str:
+  rows = ["| variant | change | budget | train min | AAF gender | AAF gender 18+ | AAF bucket | AAF MAE | "
+          "UTK eval gender | UTK gender 18+ | UTK bucket | UTK MAE |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+  for r in json.load(open(RECIPE_RESULTS))["experiments"]:
+    a, u, b = r["aaf"]["tta"], r["utk_eval"]["tta"], r["budget"]
+    epochs = r["changes"].get("epochs", b["epochs"])
+    rows.append(f"| {r['name']} | {r['what']} | {b['train_images']} img x {epochs} ep | {r['train_seconds'] / 60:.1f} | "
+                f"{a['gender_accuracy']:.3f} | {a['gender_accuracy_18+']:.3f} | {a['age_bucket_accuracy']:.3f} | "
+                f"{a['age_mae']:.2f} | {u['gender_accuracy']:.3f} | {u['gender_accuracy_18+']:.3f} | "
+                f"{u['age_bucket_accuracy']:.3f} | {u['age_mae']:.2f} |")
+  return "\n".join(rows)
+
+
+def recipe_plot(path: str = RECIPE_RESULTS.replace(".json", ".png")) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import numpy as np
+  results = json.load(open(RECIPE_RESULTS))["experiments"]
+  names = [r["name"].replace("faceres-", "") for r in results]
+  x = np.arange(len(names))
+  bars = [("AAF gender", "aaf", "gender_accuracy"), ("AAF bucket", "aaf", "age_bucket_accuracy"),
+          ("UTK eval gender", "utk_eval", "gender_accuracy"), ("UTK eval bucket", "utk_eval", "age_bucket_accuracy")]
+  fig, (acc, mae) = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
+  width = 0.2
+  for i, (label, where, metric) in enumerate(bars):
+    acc.bar(x + (i - 1.5) * width, [r[where]["tta"][metric] for r in results], width, label=label)
+  acc.set_ylim(0.5, 1.0)
+  acc.set_ylabel("accuracy")
+  acc.legend(ncol=4, loc="lower right")
+  acc.grid(axis="y", alpha=0.3)
+  for i, (label, where) in enumerate((("AAF", "aaf"), ("UTK eval", "utk_eval"))):
+    mae.bar(x + (i - 0.5) * 0.35, [r[where]["tta"]["age_mae"] for r in results], 0.35, label=f"{label} age MAE")
+  mae.set_ylabel("age MAE (years)")
+  mae.legend()
+  mae.grid(axis="y", alpha=0.3)
+  mae.set_xticks(x, names, rotation=20, ha="right")
+  b = results[0]["budget"]
+  fig.suptitle(f"FaceRes recipe ablations, each {b['train_images']} UTKFace train images x {b['epochs']} epochs "
+               f"(classifier); UTK eval subset {b['eval_images']}, AAF subset {results[0]['aaf']['tta']['n']}")
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
 
 
 def save(result: dict) -> None:
@@ -151,9 +415,16 @@ def main(argv=None):
   parser.add_argument("--records", default=os.path.join("/tmp", "fdp-utkface-records"))
   parser.add_argument("--epochs", type=int, help="override every experiment's epochs")
   parser.add_argument("--list", action="store_true")
+  parser.add_argument("--family", choices=("from-scratch", "pretrained"), default="from-scratch",
+                      help="pretrained: the FaceRes recipe ablations (RECIPE_EXPERIMENTS)")
+  parser.add_argument("--all", action="store_true", help="with --family pretrained: every ablation, in order")
+  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"))
+  parser.add_argument("--plot", action="store_true", help="with --family pretrained: write recipe_ablations.png")
   parser.add_argument("--table", action="store_true", help="print the recorded results as a Markdown table")
   parser.add_argument("--update-readme", action="store_true", help="write that table into README.md")
   args = parser.parse_args(argv)
+  if args.family == "pretrained":
+    return main_recipe(args)
   if args.table or args.update_readme:
     print(markdown_table())
     if args.update_readme:
@@ -170,6 +441,26 @@ def main(argv=None):
     save(result)
     print(json.dumps({k: result[k] for k in ("name", "train_seconds", "images_per_second", "eval")}, indent=1),
           flush=True)
+
+
+def main_recipe(args):
+  if args.table or args.plot:
+    if args.plot:
+      recipe_plot()
+    print(recipe_table())
+    return
+  names = list(RECIPE_EXPERIMENTS) if args.all else args.names
+  if args.list or not names:
+    for name, (changes, crop, what) in RECIPE_EXPERIMENTS.items():
+      print(f"{name:28s} {what} {changes}{f' crop {crop}' if crop else ''}")
+    return
+  records = ensure_records(args.records)
+  for name in names:
+    result = run_recipe(name, records, args.aaf)
+    save_recipe(result)
+    print(json.dumps({k: result[k] for k in ("name", "train_seconds", "wall_seconds", "images_per_second")}),
+          json.dumps({"aaf": result["aaf"]["tta"], "utk_eval": result["utk_eval"]["tta"]}), sep="\n", flush=True)
+  recipe_plot()
 
 
 if __name__ == "__main__":

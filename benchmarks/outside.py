@@ -32,13 +32,14 @@ SUBSET_EVERY = 10  # the CI subset: every 10th photo (by file name) of each gend
 TARGETS = {"gender_accuracy": (">=", 0.94), "gender_accuracy_18+": (">=", 0.965), "age_mae": ("<=", 5.0),
            "age_bucket_accuracy": (">=", 0.80)}
 
-from pipeline import configs, evaluate  # noqa: E402
+from pipeline import evaluate  # noqa: E402
+import vocabulary
 
 
 def read_labels(aaf_dir: str) -> List[dict]:
   """labels.csv -> [{file, age, gender (0 male, 1 female as in UTKFace)}], sorted by file name."""
   with open(os.path.join(aaf_dir, "labels.csv")) as f:
-    rows = [{"file": r["file"], "age": int(r["age"]), "gender": configs.GENDERS.index(r["gender"])}
+    rows = [{"file": r["file"], "age": int(r["age"]), "gender": vocabulary.GENDERS.index(r["gender"])}
             for r in csv.DictReader(f)]
   return sorted(rows, key=lambda r: r["file"])
 
@@ -63,9 +64,9 @@ def score(rows: List[dict], records: Dict[str, dict]) -> dict:
   answers = [largest_face(records.get(r["file"], {})) for r in rows]
   found = np.array([a is not None for a in answers])
   fallback_age = float(np.median(ages))
-  female = np.array([a is not None and a["gender"] == configs.GENDERS[1] for a in answers])
+  female = np.array([a is not None and a["gender"] == vocabulary.GENDERS[1] for a in answers])
   gender_ok = found & (female == (genders == 1))
-  bucket_ok = found & np.array([a is not None and a["age_bucket"] == configs.AGE_BUCKETS[b]
+  bucket_ok = found & np.array([a is not None and a["age_bucket"] == vocabulary.AGE_BUCKETS[b]
                                 for a, b in zip(answers, evaluate.age_buckets(ages))])
   predicted_ages = np.array([a["age"] if a is not None else fallback_age for a in answers])
   age_error = np.abs(predicted_ages - ages)

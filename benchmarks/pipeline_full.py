@@ -64,7 +64,7 @@ def plain_keras_fit_images_per_second(home, pipeline_name, training, model_name,
   """The baseline: the same model, input pipeline and TFRecords, fit by Keras alone (after one
   epoch that fills the decoded-image cache, as the Trainer's later epochs find it filled)."""
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
-  from components import layout  # pylint: disable=g-import-not-at-top
+  from vocabulary import layout  # pylint: disable=g-import-not-at-top
   from trainer import models, train  # pylint: disable=g-import-not-at-top
   transform_dir = sorted(glob.glob(os.path.join(home, "pipelines", pipeline_name, "Transform",
                                                 "transform_graph", "*")))[-1]
@@ -90,8 +90,10 @@ def main():
   args = parser.parse_args()
 
   import dataclasses  # pylint: disable=g-import-not-at-top
-  from pipeline import configs, local_runner  # pylint: disable=g-import-not-at-top
-  training = configs.TrainingConfig()
+  from trainer import hyperparameters
+  import vocabulary
+  from pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  training = hyperparameters.TrainingConfig()
   for field in ("epochs", "regressor_epochs"):
     if getattr(args, field) is not None:
       training = dataclasses.replace(training, **{field: getattr(args, field)})
@@ -99,7 +101,7 @@ def main():
   rss = PeakRss()
   rss.start()
   started = time.time()
-  summary = local_runner.run_local(args.data, configs.UTKFACE, home, training=training)
+  summary = local_runner.run_local(args.data, vocabulary.UTKFACE, home, training=training)
   wall = time.time() - started
   rss.stop()
   histories = trainer_histories(home, summary["pipeline_name"])

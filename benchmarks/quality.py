@@ -15,7 +15,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pipeline import configs, evaluate  # noqa: E402
+from pipeline import evaluate  # noqa: E402
+from serving import defaults
+import vocabulary
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
@@ -30,7 +32,7 @@ def folder_mb(path: str) -> float:
 
 
 def confusion_matrix(true_buckets, predicted_buckets) -> list:
-  n = len(configs.AGE_BUCKETS)
+  n = len(vocabulary.AGE_BUCKETS)
   matrix = np.zeros((n, n), dtype=int)
   np.add.at(matrix, (true_buckets, predicted_buckets), 1)
   return matrix.tolist()
@@ -59,8 +61,8 @@ def plot(report: dict, out_dir: str) -> None:
   for (i, j), count in np.ndenumerate(matrix):
     ax.text(j, i, f"{count}\n{shares[i, j]:.0%}", ha="center", va="center", fontsize=8,
             color="white" if shares[i, j] > 0.5 else "black")
-  ax.set_xticks(range(len(configs.AGE_BUCKETS)), configs.AGE_BUCKETS)
-  ax.set_yticks(range(len(configs.AGE_BUCKETS)), configs.AGE_BUCKETS)
+  ax.set_xticks(range(len(vocabulary.AGE_BUCKETS)), vocabulary.AGE_BUCKETS)
+  ax.set_yticks(range(len(vocabulary.AGE_BUCKETS)), vocabulary.AGE_BUCKETS)
   ax.set_xlabel("predicted age bucket")
   ax.set_ylabel("true age bucket")
   ax.set_title(f"Age bucket, test split: accuracy {report['classifier']['overall']['age_bucket_accuracy']:.3f}")
@@ -82,8 +84,8 @@ def plot(report: dict, out_dir: str) -> None:
   fig.tight_layout()
   fig.savefig(os.path.join(out_dir, "quality_mae_by_age.png"), dpi=110)
 
-  groups = [f"{configs.GENDER_KEY}={i}" for i in range(2)] + [f"{configs.RACE_KEY}={i}" for i in range(5)]
-  names = list(configs.GENDERS) + list(configs.RACES)
+  groups = [f"{vocabulary.GENDER_KEY}={i}" for i in range(2)] + [f"{vocabulary.RACE_KEY}={i}" for i in range(5)]
+  names = list(vocabulary.GENDERS) + list(vocabulary.RACES)
   fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
   x = np.arange(len(groups))
   for offset, metric in ((-0.2, "gender_accuracy"), (0.2, "age_bucket_accuracy")):
@@ -113,7 +115,7 @@ def headline_table(report: dict) -> str:
 
 def slices_table(report: dict) -> str:
   rows = ["| slice | images | gender accuracy | age-bucket accuracy | age MAE (years) |", "|---|---|---|---|---|"]
-  classifier, regressor = report[configs.CLASSIFIER], report[configs.REGRESSOR]
+  classifier, regressor = report[vocabulary.CLASSIFIER], report[vocabulary.REGRESSOR]
   names = ["overall"] + list(classifier["slices"])
   for name in names:
     c = classifier["overall"] if name == "overall" else classifier["slices"][name]
@@ -139,23 +141,23 @@ def update_block(path: str, name: str, content: str) -> None:
 def build_report(models_dir: str, data: str, split: str) -> dict:
   examples = evaluate.read_split(data, split)
   reports, predictions = {}, {}
-  for kind in configs.MODELS:
+  for kind in vocabulary.MODELS:
     model_dir, loaded = evaluate.load_model(os.path.join(models_dir, kind))
-    predictions[kind] = evaluate.predict(loaded, examples[configs.IMAGE_KEY])
+    predictions[kind] = evaluate.predict(loaded, examples[vocabulary.IMAGE_KEY])
     reports[kind] = evaluate.report(model_dir, evaluate.model_kind(loaded), split, examples, predictions[kind])
     reports[kind]["saved_model_mb"] = round(folder_mb(model_dir), 2)
-  ages = examples[configs.AGE_KEY]
-  measured = {"gender_accuracy": reports[configs.CLASSIFIER]["overall"]["gender_accuracy"],
-              "gender_accuracy_age=18-59": reports[configs.CLASSIFIER]["slices"]["age=18-59"]["gender_accuracy"],
-              "age_bucket_accuracy": reports[configs.CLASSIFIER]["overall"]["age_bucket_accuracy"],
-              "age_mae": reports[configs.REGRESSOR]["overall"]["age_mae"],
+  ages = examples[vocabulary.AGE_KEY]
+  measured = {"gender_accuracy": reports[vocabulary.CLASSIFIER]["overall"]["gender_accuracy"],
+              "gender_accuracy_age=18-59": reports[vocabulary.CLASSIFIER]["slices"]["age=18-59"]["gender_accuracy"],
+              "age_bucket_accuracy": reports[vocabulary.CLASSIFIER]["overall"]["age_bucket_accuracy"],
+              "age_mae": reports[vocabulary.REGRESSOR]["overall"]["age_mae"],
               "saved_model_mb": max(r["saved_model_mb"] for r in reports.values())}
   return {
       "split": split, "n": int(len(ages)),
-      "classifier": reports[configs.CLASSIFIER], "regressor": reports[configs.REGRESSOR],
+      "classifier": reports[vocabulary.CLASSIFIER], "regressor": reports[vocabulary.REGRESSOR],
       "age_bucket_confusion": confusion_matrix(
-          evaluate.age_buckets(ages), predictions[configs.CLASSIFIER][configs.AGE_BUCKET_KEY].argmax(axis=-1)),
-      "mae_by_age": mae_by_age(ages, predictions[configs.REGRESSOR][configs.AGE_KEY][:, 0]),
+          evaluate.age_buckets(ages), predictions[vocabulary.CLASSIFIER][vocabulary.AGE_BUCKET_KEY].argmax(axis=-1)),
+      "mae_by_age": mae_by_age(ages, predictions[vocabulary.REGRESSOR][vocabulary.AGE_KEY][:, 0]),
       "targets": {name: {"target": f"{op} {value}", "measured": round(measured[name], 4),
                          "met": measured[name] >= value if op == ">=" else measured[name] <= value}
                   for name, (op, value) in TARGETS.items()},
@@ -164,7 +166,7 @@ def build_report(models_dir: str, data: str, split: str) -> dict:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--models", default=configs.SHIPPED_MODELS_DIR, help="a folder with classifier/ and regressor/")
+  parser.add_argument("--models", default=defaults.SHIPPED_MODELS_DIR, help="a folder with classifier/ and regressor/")
   parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
   parser.add_argument("--split", default="test")
   parser.add_argument("--out", default=RESULTS)

@@ -44,7 +44,7 @@ def run_baseline_server(model_dir: str, port: int) -> None:
   import flask  # pylint: disable=g-import-not-at-top
   import keras  # pylint: disable=g-import-not-at-top
   from werkzeug import serving as werkzeug_serving  # pylint: disable=g-import-not-at-top
-  from trainer import signatures  # pylint: disable=g-import-not-at-top
+  from vocabulary import signatures  # pylint: disable=g-import-not-at-top
   images = keras.Input(shape=(), dtype="string", name=signatures.IMAGES_INPUT)
   serve = keras.layers.TFSMLayer(model_dir, call_endpoint=signatures.SERVING_DEFAULT)
   model = keras.Model(images, serve(images))

@@ -1,17 +1,15 @@
 """Drift between this run's statistics and the previous run's (e.g. a new span against the last one).
 
-TFDV's drift comparators (pipeline/configs.py: DRIFT_THRESHOLDS) are set on the curated schema and the
-train-split statistics are validated against the previous statistics. Every measurement is recorded on
-the output artifact (and shown in the run summary); a threshold that is crossed stops the run before
-training, like any other anomaly.
+TFDV's drift comparators (the `thresholds` parameter: pipeline/configs.py's DRIFT_THRESHOLDS) are set on
+the curated schema and the train-split statistics are validated against the previous statistics. Every
+measurement is recorded on the output artifact (and shown in the run summary); a threshold that is
+crossed stops the run before training, like any other anomaly.
 """
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from tfx import v1 as tfx
-
-from pipeline import configs
 
 REPORT_FILE = "drift_report.json"
 SPLIT = "train"
@@ -21,9 +19,10 @@ class DataDriftError(RuntimeError):
   """The new data's distribution moved further than the thresholds allow."""
 
 
-def schema_with_drift_comparators(schema, thresholds=None):
+def schema_with_drift_comparators(schema, thresholds: Dict[str, Tuple[str, float]]):
+  """The schema with a drift comparator per feature: {feature: (comparator, threshold)}."""
   import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
-  for feature_name, (comparator, threshold) in (thresholds or configs.DRIFT_THRESHOLDS).items():
+  for feature_name, (comparator, threshold) in thresholds.items():
     try:
       feature = tfdv.get_feature(schema, feature_name)
     except ValueError:
@@ -32,7 +31,8 @@ def schema_with_drift_comparators(schema, thresholds=None):
   return schema
 
 
-def measure_drift(statistics_uri: str, previous_statistics_uri: str, schema_uri: str) -> List[Dict]:
+def measure_drift(statistics_uri: str, previous_statistics_uri: str, schema_uri: str,
+                  thresholds: Dict[str, Tuple[str, float]]) -> List[Dict]:
   """[{feature, type, value, threshold, drifted}] for the train split."""
   # pylint: disable=g-import-not-at-top
   import tensorflow_data_validation as tfdv
@@ -46,7 +46,7 @@ def measure_drift(statistics_uri: str, previous_statistics_uri: str, schema_uri:
     return stats_artifact_utils.load_statistics(artifact, SPLIT).proto()
 
   schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
-  anomalies = tfdv.validate_statistics(train_stats(statistics_uri), schema_with_drift_comparators(schema),
+  anomalies = tfdv.validate_statistics(train_stats(statistics_uri), schema_with_drift_comparators(schema, thresholds),
                                        previous_statistics=train_stats(previous_statistics_uri))
   drifted = {path for path, info in anomalies.anomaly_info.items()}
   results = []
@@ -66,17 +66,20 @@ def DriftValidator(  # pylint: disable=invalid-name
     drift_report: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
     previous_statistics: tfx.dsl.components.InputArtifact[
         tfx.types.standard_artifacts.ExampleStatistics] = None,
+    thresholds: tfx.dsl.components.Parameter[str] = "{}",
     code_version: tfx.dsl.components.Parameter[str] = "") -> None:
   """Compares the statistics with the previous run's; fails when a drift threshold is crossed.
 
-  `code_version` (unused here) is this code's fingerprint, so that TFX's cache sees a change to it or to
-  the thresholds (pipeline/code_version.py)."""
+  `thresholds` is JSON {feature: [comparator, threshold]} (a parameter, so ML Metadata records it and a
+  changed threshold is a new execution); `code_version` (unused here) is this code's fingerprint, so
+  that TFX's cache sees a change to it (pipeline/code_version.py)."""
   del code_version
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   report: Dict = {"previous_statistics": None, "measurements": []}
   if previous_statistics is not None:
     report["previous_statistics"] = previous_statistics.uri
-    report["measurements"] = measure_drift(statistics.uri, previous_statistics.uri, schema.uri)
+    report["measurements"] = measure_drift(statistics.uri, previous_statistics.uri, schema.uri,
+                                           json.loads(thresholds))
   with tf.io.gfile.GFile(os.path.join(drift_report.uri, REPORT_FILE), "w") as f:
     json.dump(report, f, indent=2)
   for m in report["measurements"]:

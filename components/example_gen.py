@@ -19,7 +19,8 @@ from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
 from components import ingest, wiki
-from pipeline import configs
+from vocabulary import layout
+import vocabulary
 
 def _custom_options(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
   raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
@@ -61,14 +62,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         | "ReadLabels" >> ingest.ReadLabels(
             dataset, _data_folder(exec_properties),
             wiki_mat=options.get("wiki_mat"),
-            wiki_min_face_score=options.get("wiki_min_face_score", configs.WIKI_MIN_FACE_SCORE))
+            wiki_min_face_score=options.get("wiki_min_face_score", wiki.MIN_FACE_SCORE))
         | "IngestFaces" >> ingest.IngestFaces(dataset, _output_splits(exec_properties)))
     _ = ingested["report"] | "WriteReport" >> ingest.WriteReport(self._report_path)
     return ingested["splits"]
 
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     examples = output_dict[standard_component_specs.EXAMPLES_KEY][0]
-    self._report_path = os.path.join(examples.uri, ingest.REPORT_FILE)
+    self._report_path = os.path.join(examples.uri, layout.REPORT_FILE)
     super().Do(input_dict, output_dict, exec_properties)
     with open_report(examples.uri) as f:
       report = json.load(f)
@@ -78,44 +79,44 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
 def open_report(examples_uri: str):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  return tf.io.gfile.GFile(os.path.join(examples_uri, ingest.REPORT_FILE))
+  return tf.io.gfile.GFile(os.path.join(examples_uri, layout.REPORT_FILE))
 
 
 def has_spans(data_root: str) -> bool:
   """Whether a folder holds span sub-folders (span-1/, span-2/, ...)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  return bool(tf.io.gfile.glob(os.path.join(data_root, configs.SPAN_FOLDER.replace("{SPAN}", "*"))))
+  return bool(tf.io.gfile.glob(os.path.join(data_root, layout.SPAN_FOLDER.replace("{SPAN}", "*"))))
 
 
-def output_config(splits=configs.SPLITS) -> example_gen_pb2.Output:
+def output_config(splits=layout.SPLITS) -> example_gen_pb2.Output:
   return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
       example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets) for name, buckets in splits]))
 
 
 def face_example_gen(dataset: str, data_root: str, wiki_mat: Optional[str] = None,
-                     wiki_min_face_score: float = configs.WIKI_MIN_FACE_SCORE, code_version: str = "",
+                     wiki_min_face_score: float = wiki.MIN_FACE_SCORE, code_version: str = "",
                      spans: bool = False):
   """The ExampleGen for a dataset folder: UTKFace/WIKI through Executor, `fdp ingest` output through
   ImportExampleGen (its split folders kept as they are).
 
   With `spans`, new data arrives as span folders (`<data_root>/span-1/`, `span-2/`, ...): the driver
   resolves the latest span, and the run reads that folder only."""
-  span_folder = configs.SPAN_FOLDER if spans else ""
-  if dataset == configs.TFRECORDS:
+  span_folder = layout.SPAN_FOLDER if spans else ""
+  if dataset == vocabulary.TFRECORDS:
     return tfx.components.ImportExampleGen(
         input_base=data_root,
         input_config=tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name=name, pattern=os.path.join(span_folder, f"{ingest.split_dir(name)}/*"))
-            for name, _ in configs.SPLITS]))
+            tfx.proto.Input.Split(name=name, pattern=os.path.join(span_folder, f"{layout.split_dir(name)}/*"))
+            for name, _ in layout.SPLITS]))
   options: Dict[str, Any] = {"dataset": dataset, "code_version": code_version}
-  if dataset == configs.WIKI:
+  if dataset == vocabulary.WIKI:
     options["wiki_min_face_score"] = wiki_min_face_score
     if wiki_mat:
       options["wiki_mat"] = wiki_mat
   packed = any_pb2.Any()
   packed.Pack(json_format.ParseDict(options, struct_pb2.Struct()))
   # The driver fingerprints the files matching the pattern, so changed data invalidates the cache.
-  pattern = os.path.join(span_folder, "*" if dataset == configs.UTKFACE else wiki.METADATA_FILE)
+  pattern = os.path.join(span_folder, "*" if dataset == vocabulary.UTKFACE else wiki.METADATA_FILE)
   return FileBasedExampleGen(
       input_base=data_root,
       input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="all", pattern=pattern)]),

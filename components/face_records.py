@@ -3,7 +3,8 @@ import dataclasses
 import hashlib
 from typing import Optional, Sequence, Tuple
 
-from pipeline import configs
+from vocabulary import layout
+import vocabulary
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +36,7 @@ def content_hash(data: bytes) -> str:
   return hashlib.sha256(data).hexdigest()
 
 
-def split_for_hash(sha256_hex: str, splits: Sequence[Tuple[str, int]] = configs.SPLITS) -> str:
+def split_for_hash(sha256_hex: str, splits: Sequence[Tuple[str, int]] = layout.SPLITS) -> str:
   """Deterministic split by content hash, so identical images always land in the same split."""
   total = sum(buckets for _, buckets in splits)
   bucket = int(sha256_hex, 16) % total
@@ -57,14 +58,14 @@ def to_example(face: Face):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
   features = {
-      configs.IMAGE_KEY: _bytes(face.image),
-      configs.AGE_KEY: _int(face.labels.age),
-      configs.GENDER_KEY: _int(face.labels.gender),
-      configs.SOURCE_KEY: _bytes(face.labels.source.encode()),
-      configs.SHA256_KEY: _bytes(face.sha256.encode()),
-      configs.IMAGE_WIDTH_KEY: _int(face.size[0]),
-      configs.IMAGE_HEIGHT_KEY: _int(face.size[1]),
+      vocabulary.IMAGE_KEY: _bytes(face.image),
+      vocabulary.AGE_KEY: _int(face.labels.age),
+      vocabulary.GENDER_KEY: _int(face.labels.gender),
+      vocabulary.SOURCE_KEY: _bytes(face.labels.source.encode()),
+      vocabulary.SHA256_KEY: _bytes(face.sha256.encode()),
+      vocabulary.IMAGE_WIDTH_KEY: _int(face.size[0]),
+      vocabulary.IMAGE_HEIGHT_KEY: _int(face.size[1]),
   }
   if face.labels.race is not None:
-    features[configs.RACE_KEY] = _int(face.labels.race)
+    features[vocabulary.RACE_KEY] = _int(face.labels.race)
   return tf.train.Example(features=tf.train.Features(feature=features))

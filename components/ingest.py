@@ -11,10 +11,10 @@ from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 import apache_beam as beam
 
-from components import face_records
+from components import face_records, wiki
 from components.face_records import Face, FaceLabels
-from components.layout import REPORT_FILE, split_dir  # noqa: F401  (re-exported)
-from pipeline import configs
+from vocabulary import layout
+import vocabulary
 
 REJECTED = "rejected"
 MAX_LISTED_REJECTIONS = 1000
@@ -129,7 +129,7 @@ def _build_report(counts: Dict[str, int], rejected: Sequence[Rejection], source:
 class IngestFaces(beam.PTransform):
   """ReadLabels' output -> {'splits': {split: serialized tf.Examples}, 'report': one dict}."""
 
-  def __init__(self, source: str, splits: Sequence[Tuple[str, int]] = configs.SPLITS):
+  def __init__(self, source: str, splits: Sequence[Tuple[str, int]] = layout.SPLITS):
     super().__init__()
     self._source = source
     self._splits = tuple(splits)
@@ -206,7 +206,7 @@ class ReadLabels(beam.PTransform):
   """
 
   def __init__(self, dataset: str, data_root: str, wiki_mat: Optional[str] = None,
-               wiki_min_face_score: float = configs.WIKI_MIN_FACE_SCORE):
+               wiki_min_face_score: float = wiki.MIN_FACE_SCORE):
     super().__init__()
     self._dataset = dataset
     self._data_root = data_root
@@ -215,20 +215,19 @@ class ReadLabels(beam.PTransform):
 
   def expand(self, pipeline):
     # pylint: disable=g-import-not-at-top
-    if self._dataset == configs.UTKFACE:
+    if self._dataset == vocabulary.UTKFACE:
       from components import utkface
       records = utkface.list_images(self._data_root)
       parse, category = utkface.parse_file_name, lambda e: "malformed_name"
-    elif self._dataset == configs.WIKI:
+    elif self._dataset == vocabulary.WIKI:
       import functools
       import os
-      from components import wiki
       mat = self._wiki_mat or os.path.join(self._data_root, wiki.METADATA_FILE)
       records = wiki.read_metadata(mat, image_root=self._data_root)
       parse = functools.partial(wiki.to_labels, min_face_score=self._wiki_min_face_score)
       category = lambda e: e.category  # pylint: disable=unnecessary-lambda-assignment
     else:
-      raise ValueError(f"unknown dataset {self._dataset!r}; expected {configs.UTKFACE} or {configs.WIKI}")
+      raise ValueError(f"unknown dataset {self._dataset!r}; expected {vocabulary.UTKFACE} or {vocabulary.WIKI}")
     if not records:
       raise ValueError(f"no {self._dataset} records found in {self._data_root!r}")
     # Many runners keep the input order, and a sorted folder is sorted by label (UTKFace names start

@@ -9,6 +9,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from components import ingest
+from vocabulary import layout
 
 
 def run_ingest(dataset: str, data_root: str, out_dir: str, beam_args: Optional[List[str]] = None,
@@ -17,13 +18,13 @@ def run_ingest(dataset: str, data_root: str, out_dir: str, beam_args: Optional[L
   read_labels = ingest.ReadLabels(dataset, data_root, wiki_mat=wiki_mat)
   progress = tqdm.tqdm(desc=f"ingest {dataset}", unit=" images", disable=not show_progress)
   ingest.progress_hook = progress.update
-  report_path = os.path.join(out_dir, ingest.REPORT_FILE)
+  report_path = os.path.join(out_dir, layout.REPORT_FILE)
   try:
     with beam.Pipeline(options=PipelineOptions(beam_args or [])) as pipeline:
       ingested = pipeline | "ReadLabels" >> read_labels | "IngestFaces" >> ingest.IngestFaces(dataset)
       for split, examples in ingested["splits"].items():
         _ = examples | f"Write[{split}]" >> beam.io.WriteToTFRecord(
-            os.path.join(out_dir, ingest.split_dir(split), "data_tfrecord"),
+            os.path.join(out_dir, layout.split_dir(split), "data_tfrecord"),
             file_name_suffix=".gz")
       _ = ingested["report"] | "WriteReport" >> ingest.WriteReport(report_path)
   finally:

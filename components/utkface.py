@@ -4,7 +4,7 @@ import re
 from typing import List
 
 from components.face_records import FaceLabels
-from pipeline import configs
+import vocabulary
 
 # age, gender (0/1), race (0-4), a capture time (17 digits, a few have 16 or 18), then the
 # distributed extension.
@@ -22,9 +22,9 @@ def parse_file_name(path: str) -> FaceLabels:
   if not match:
     raise MalformedName(f"not age_gender_race_datetime.jpg.chip.jpg: {name}")
   age, gender, race = (int(match.group(i)) for i in (1, 2, 3))
-  if age > configs.MAX_AGE:
+  if age > vocabulary.MAX_AGE:
     raise MalformedName(f"age {age} out of range in {name}")
-  return FaceLabels(path=path, age=age, gender=gender, race=race, source=configs.UTKFACE)
+  return FaceLabels(path=path, age=age, gender=gender, race=race, source=vocabulary.UTKFACE)
 
 
 def format_file_name(age: int, gender: int, race: int, stamp: int) -> str:

@@ -9,7 +9,7 @@ from typing import List
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
-from components.layout import split_dir
+from vocabulary.layout import split_dir
 
 
 class DataAnomaliesError(RuntimeError):

@@ -6,9 +6,13 @@ import os
 from typing import List, Optional, Tuple
 
 from components.face_records import FaceLabels
-from pipeline import configs
+import vocabulary
 
 METADATA_FILE = "wiki.mat"
+# The original project's filters.
+MIN_FACE_SCORE = 1.75
+MAX_AGE = 100
+CROP_MARGIN = 0.4  # fraction of the face box added on each side
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,8 +66,8 @@ def read_metadata(mat_path: str, image_root: Optional[str] = None) -> List[WikiR
   return rows
 
 
-def to_labels(row: WikiRow, min_face_score: float = configs.WIKI_MIN_FACE_SCORE,
-              max_age: int = configs.WIKI_MAX_AGE, margin: float = configs.WIKI_CROP_MARGIN) -> FaceLabels:
+def to_labels(row: WikiRow, min_face_score: float = MIN_FACE_SCORE,
+              max_age: int = MAX_AGE, margin: float = CROP_MARGIN) -> FaceLabels:
   """Labels for a row that passes the filters; raises FilteredOut naming the first failing filter."""
   if not math.isfinite(row.face_score):
     raise FilteredOut("no_face", f"face_score {row.face_score}")
@@ -77,4 +81,4 @@ def to_labels(row: WikiRow, min_face_score: float = configs.WIKI_MIN_FACE_SCORE,
   if math.isnan(row.gender):
     raise FilteredOut("unknown_gender", "gender is NaN")
   return FaceLabels(path=row.path, age=age, gender=1 - int(row.gender), race=None,
-                    source=configs.WIKI, face_box=row.face_location, crop_margin=margin)
+                    source=vocabulary.WIKI, face_box=row.face_location, crop_margin=margin)

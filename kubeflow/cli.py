@@ -2,6 +2,7 @@
 import os
 
 from pipeline import configs
+import vocabulary
 
 
 def cmd_compile(args) -> int:
@@ -40,7 +41,7 @@ def register(sub, run_sub) -> None:
   compile_parser.add_argument("--pipeline-root", required=True, help="e.g. gs://bucket/tfx or s3://...")
   compile_parser.add_argument("--data-root", required=True, help="the dataset folder as the pods see it")
   compile_parser.add_argument("--serving-root", help="where Pushers write (default: <pipeline-root>/serving_model)")
-  compile_parser.add_argument("--dataset", choices=configs.DATASETS, default=configs.UTKFACE)
+  compile_parser.add_argument("--dataset", choices=vocabulary.DATASETS, default=vocabulary.UTKFACE)
   compile_parser.add_argument("--spans", action="store_true",
                               help="new data arrives as <data-root>/span-N/ folders: each run reads the latest")
   compile_parser.add_argument("--gpus", type=int, default=1, help="nvidia.com/gpu per Trainer (0: CPU only)")

@@ -10,7 +10,9 @@ import os
 from typing import List, Optional
 
 from pipeline import configs
-from pipeline.configs import EvaluationThresholds, TrainingConfig
+from pipeline.configs import EvaluationThresholds
+from trainer.hyperparameters import TrainingConfig
+import vocabulary
 
 GPU_RESOURCE = "nvidia.com/gpu"
 
@@ -34,7 +36,7 @@ def trainer_resource_spec(resources: TrainerResources):
 
 
 def build_pipeline(data_root: str, pipeline_root: str, serving_root: Optional[str] = None,
-                   dataset: str = configs.UTKFACE, beam_pipeline_args: Optional[List[str]] = None,
+                   dataset: str = vocabulary.UTKFACE, beam_pipeline_args: Optional[List[str]] = None,
                    training: TrainingConfig = TrainingConfig(),
                    thresholds: EvaluationThresholds = EvaluationThresholds(),
                    resources: TrainerResources = TrainerResources(), pipeline_name: str = configs.PIPELINE_NAME,
@@ -49,7 +51,7 @@ def build_pipeline(data_root: str, pipeline_root: str, serving_root: Optional[st
       # converted into the image at build time (kubeflow/Dockerfile)
       pretrained_model_uri=face_network.converted_dir(training.pretrained_variant,
                                                       configs.KUBEFLOW_PRETRAINED_CACHE))
-  trainer_ids = {pipeline.trainer_id(m) for m in configs.MODELS}
+  trainer_ids = {pipeline.trainer_id(m) for m in vocabulary.MODELS}
   for component in tfx_pipeline.components:
     if component.id in trainer_ids:
       component.with_platform_config(trainer_resource_spec(resources))

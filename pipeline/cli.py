@@ -7,24 +7,27 @@ import os
 import sys
 import time
 
-from components import layout, wiki
+from components import wiki
 from kubeflow import cli as kubeflow_cli
 from pipeline import configs
 from serving import cli as serving_cli
 from serving import web_cli
+from trainer import hyperparameters
+from vocabulary import layout
+import vocabulary
 
 SMOKE_IMAGES = 240
 
 
 def _detect_dataset(data_root: str) -> str:
   if os.path.exists(os.path.join(data_root, layout.REPORT_FILE)):
-    return configs.TFRECORDS
+    return vocabulary.TFRECORDS
   if os.path.exists(os.path.join(data_root, wiki.METADATA_FILE)):
-    return configs.WIKI
-  return configs.UTKFACE
+    return vocabulary.WIKI
+  return vocabulary.UTKFACE
 
 
-def _training_config(args, base: configs.TrainingConfig) -> configs.TrainingConfig:
+def _training_config(args, base: hyperparameters.TrainingConfig) -> hyperparameters.TrainingConfig:
   overrides = {field: getattr(args, field)
                for field in ("epochs", "regressor_epochs", "image_size", "batch_size", "learning_rate", "warm_start")
                if getattr(args, field, None) is not None}
@@ -42,14 +45,14 @@ def cmd_run_local(args) -> int:
     print(f"No --data given: smoke run on {SMOKE_IMAGES} synthetic drawings in {data_root}.\n"
           "It proves the pipeline runs end to end; its models are not meant for real faces.\n"
           "For real training: fdp run local --data /path/to/UTKFace")
-    dataset, training, thresholds = configs.UTKFACE, configs.SMOKE_TRAINING, configs.SMOKE_THRESHOLDS
+    dataset, training, thresholds = vocabulary.UTKFACE, configs.SMOKE_TRAINING, configs.SMOKE_THRESHOLDS
     pipeline_name = f"{configs.PIPELINE_NAME}-smoke"
   else:
     data_root = args.data
     if not os.path.isdir(data_root):
       sys.exit(f"fdp: --data {data_root}: no such folder")
     dataset = args.dataset or _detect_dataset(data_root)
-    training, thresholds, pipeline_name = configs.TrainingConfig(), configs.EvaluationThresholds(), None
+    training, thresholds, pipeline_name = hyperparameters.TrainingConfig(), configs.EvaluationThresholds(), None
   summary = local_runner.run_local(
       data_root=data_root, dataset=dataset, home=home, training=_training_config(args, training),
       thresholds=thresholds, beam_workers=args.beam_workers, pipeline_name=pipeline_name,
@@ -112,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
   local = run.add_parser("local", help="run locally with LocalDagRunner (SQLite ML Metadata, Beam DirectRunner)")
   local.add_argument("--data", help="a UTKFace folder, a WIKI wiki_crop folder (with wiki.mat) or an "
                      "`fdp ingest` output; default: a smoke run on generated drawings")
-  local.add_argument("--dataset", choices=configs.DATASETS, help="default: detected from the folder")
+  local.add_argument("--dataset", choices=vocabulary.DATASETS, help="default: detected from the folder")
   local.add_argument("--epochs", type=int, help="the classifier's training epochs")
   local.add_argument("--regressor-epochs", type=int, help="the regressor's fine-tuning epochs (it starts from "
                      "the classifier trained in the same run)")
@@ -138,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
   scheduled.set_defaults(func=cmd_schedule)
 
   ingest = sub.add_parser("ingest", help="write a dataset folder as TFRecords of tf.Examples + a report")
-  ingest.add_argument("dataset", choices=(configs.UTKFACE, configs.WIKI))
+  ingest.add_argument("dataset", choices=(vocabulary.UTKFACE, vocabulary.WIKI))
   ingest.add_argument("dir", help="the UTKFace folder, or the WIKI wiki_crop folder")
   ingest.add_argument("--out", required=True)
   ingest.add_argument("--wiki-mat", help="wiki.mat, if not inside the WIKI folder")
@@ -150,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
   evaluate.add_argument("--model", required=True, help="a SavedModel folder, or a model folder of numbered versions")
   evaluate.add_argument("--data", required=True, help="a UTKFace/WIKI folder (split as the pipeline splits it) "
                         "or an `fdp ingest` output")
-  evaluate.add_argument("--split", default="test", choices=[name for name, _ in configs.SPLITS])
-  evaluate.add_argument("--dataset", choices=(configs.UTKFACE, configs.WIKI), help="default: utkface")
+  evaluate.add_argument("--split", default="test", choices=[name for name, _ in layout.SPLITS])
+  evaluate.add_argument("--dataset", choices=(vocabulary.UTKFACE, vocabulary.WIKI), help="default: utkface")
   evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
   evaluate.set_defaults(func=cmd_evaluate)
   serving_cli.register(sub)

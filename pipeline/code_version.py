@@ -3,8 +3,9 @@
 User code is referenced by dotted module path (`trainer.train.run_fn`, ...), so TFX caches such a
 component by its configuration alone. Each one gets, in its configuration, a fingerprint of its module's
 source and of every project module that module imports, directly or not, at the top or inside a function
-(read from the import statements, nothing is imported): changing any of them, a constant in
-`pipeline/configs.py` included, re-runs the component, and only the components that import it.
+(read from the import statements, nothing is imported): changing any of them, a word of
+`vocabulary/` included, re-runs the component, and only the components that import it. The pipeline's
+settings reach components as parameters (custom_config, the drift thresholds), which the cache sees.
 """
 import ast
 import hashlib
@@ -14,7 +15,7 @@ from typing import Iterator, List, Optional, Sequence
 # The folder holding the project's packages (the repository, or site-packages when installed), and those
 # packages (setup.py's): imports of anything else (tensorflow, ...) are not followed, even from site-packages.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROJECT_PACKAGES = ("components", "kubeflow", "pipeline", "serving", "trainer")
+PROJECT_PACKAGES = ("components", "kubeflow", "pipeline", "serving", "trainer", "vocabulary")
 
 
 def module_file(name: str, root: str) -> Optional[str]:

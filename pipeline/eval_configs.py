@@ -5,16 +5,16 @@ for predictions and takes labels from the `transform_features` signature.
 """
 import tensorflow_model_analysis as tfma
 
-from pipeline import configs
 from pipeline.configs import EvaluationThresholds
 from trainer import export
+import vocabulary
 
 # Slices: overall, by gender, by race, by age bucket (race is absent from WIKI examples).
 SLICES = [
     tfma.SlicingSpec(),
-    tfma.SlicingSpec(feature_keys=[configs.GENDER_KEY]),
-    tfma.SlicingSpec(feature_keys=[configs.RACE_KEY]),
-    tfma.SlicingSpec(feature_keys=[configs.AGE_BUCKET_KEY]),
+    tfma.SlicingSpec(feature_keys=[vocabulary.GENDER_KEY]),
+    tfma.SlicingSpec(feature_keys=[vocabulary.RACE_KEY]),
+    tfma.SlicingSpec(feature_keys=[vocabulary.AGE_BUCKET_KEY]),
 ]
 
 
@@ -39,7 +39,7 @@ def _model_spec(**labels_and_predictions):
 
 
 def classifier_eval_config(t: EvaluationThresholds) -> tfma.EvalConfig:
-  age_bucket, gender = configs.AGE_BUCKET_KEY, configs.GENDER_KEY
+  age_bucket, gender = vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY
   return tfma.EvalConfig(
       model_specs=[_model_spec(label_keys={age_bucket: age_bucket, gender: gender})],
       slicing_specs=SLICES,
@@ -60,7 +60,7 @@ def classifier_eval_config(t: EvaluationThresholds) -> tfma.EvalConfig:
 
 
 def regressor_eval_config(t: EvaluationThresholds) -> tfma.EvalConfig:
-  age = configs.AGE_KEY
+  age = vocabulary.AGE_KEY
   return tfma.EvalConfig(
       # A single output: labels and predictions are plain arrays, not dicts keyed by output name.
       model_specs=[_model_spec(label_key=age, prediction_key=age)],
@@ -73,4 +73,4 @@ def regressor_eval_config(t: EvaluationThresholds) -> tfma.EvalConfig:
       ])])
 
 
-EVAL_CONFIGS = {configs.CLASSIFIER: classifier_eval_config, configs.REGRESSOR: regressor_eval_config}
+EVAL_CONFIGS = {vocabulary.CLASSIFIER: classifier_eval_config, vocabulary.REGRESSOR: regressor_eval_config}

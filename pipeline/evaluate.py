@@ -12,12 +12,12 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from pipeline import configs
-from pipeline.labels import age_bucket as age_buckets  # evaluate.age_buckets: the benchmarks' name
-from pipeline.labels import is_female
-from trainer import signatures
+from vocabulary import layout, signatures
+import vocabulary
+from vocabulary.labels import age_bucket as age_buckets  # evaluate.age_buckets: the benchmarks' name
+from vocabulary.labels import is_female
 
-SLICE_FEATURES = (configs.GENDER_KEY, configs.RACE_KEY, configs.AGE_BUCKET_KEY)
+SLICE_FEATURES = (vocabulary.GENDER_KEY, vocabulary.RACE_KEY, vocabulary.AGE_BUCKET_KEY)
 # Age ranges reported beside the slices (inclusive; None: no upper end): children, teenagers, adults, seniors.
 AGE_RANGES = ((0, 9), (10, 17), (18, 59), (60, None))
 BATCH_SIZE = 64
@@ -27,25 +27,25 @@ def read_split(data: str, split: str = "test", dataset: Optional[str] = None) ->
   """Encoded images and labels of one split: {image, age, gender, race (-1 if absent), sha256}."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from components import ingest, ingest_job  # pylint: disable=g-import-not-at-top
-  if not os.path.exists(os.path.join(data, ingest.REPORT_FILE)):
+  if not os.path.exists(os.path.join(data, layout.REPORT_FILE)):
     with tempfile.TemporaryDirectory(prefix="fdp-evaluate-") as ingested:
-      ingest_job.run_ingest(dataset or configs.UTKFACE, data, ingested, show_progress=False)
+      ingest_job.run_ingest(dataset or vocabulary.UTKFACE, data, ingested, show_progress=False)
       return read_split(ingested, split)
-  files = sorted(glob.glob(os.path.join(data, ingest.split_dir(split), "*")))
+  files = sorted(glob.glob(os.path.join(data, layout.split_dir(split), "*")))
   if not files:
     raise ValueError(f"{data!r} has no {split!r} split")
-  spec = {configs.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
-          configs.AGE_KEY: tf.io.FixedLenFeature([], tf.int64),
-          configs.GENDER_KEY: tf.io.FixedLenFeature([], tf.int64),
-          configs.RACE_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
-          configs.SHA256_KEY: tf.io.FixedLenFeature([], tf.string)}
+  spec = {vocabulary.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
+          vocabulary.AGE_KEY: tf.io.FixedLenFeature([], tf.int64),
+          vocabulary.GENDER_KEY: tf.io.FixedLenFeature([], tf.int64),
+          vocabulary.RACE_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+          vocabulary.SHA256_KEY: tf.io.FixedLenFeature([], tf.string)}
   columns = {name: [] for name in spec}
   for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
     for name, value in tf.io.parse_single_example(record, spec).items():
       columns[name].append(value.numpy())
   # A fixed order (by content hash), whatever order the runner wrote the records in.
-  order = np.argsort(np.array(columns[configs.SHA256_KEY]))
-  return {name: np.array(values, dtype=object if name in (configs.IMAGE_KEY, configs.SHA256_KEY) else None)[order]
+  order = np.argsort(np.array(columns[vocabulary.SHA256_KEY]))
+  return {name: np.array(values, dtype=object if name in (vocabulary.IMAGE_KEY, vocabulary.SHA256_KEY) else None)[order]
           for name, values in columns.items()}
 
 
@@ -62,10 +62,10 @@ def load_model(model_dir: str):
 
 def model_kind(loaded) -> str:
   outputs = set(loaded.signatures[signatures.SERVING_DEFAULT].structured_outputs)
-  if {configs.AGE_BUCKET_KEY, configs.GENDER_KEY} <= outputs:
-    return configs.CLASSIFIER
-  if configs.AGE_KEY in outputs:
-    return configs.REGRESSOR
+  if {vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY} <= outputs:
+    return vocabulary.CLASSIFIER
+  if vocabulary.AGE_KEY in outputs:
+    return vocabulary.REGRESSOR
   raise ValueError(f"not a face-demographics model: {signatures.SERVING_DEFAULT} outputs {sorted(outputs)}")
 
 
@@ -79,19 +79,19 @@ def predict(loaded, encoded_images, batch_size: int = BATCH_SIZE) -> Dict[str, n
 
 def metrics(kind: str, predictions: Dict[str, np.ndarray], labels: Dict[str, np.ndarray]) -> dict:
   """The model's headline metrics over whatever rows it is given."""
-  if kind == configs.CLASSIFIER:
-    female = is_female(predictions[configs.GENDER_KEY][:, 0])
-    bucket = predictions[configs.AGE_BUCKET_KEY].argmax(axis=-1)
-    return {"gender_accuracy": float(np.mean(female == (labels[configs.GENDER_KEY] == 1))),
-            "age_bucket_accuracy": float(np.mean(bucket == age_buckets(labels[configs.AGE_KEY])))}
-  return {"age_mae": float(np.mean(np.abs(predictions[configs.AGE_KEY][:, 0] - labels[configs.AGE_KEY])))}
+  if kind == vocabulary.CLASSIFIER:
+    female = is_female(predictions[vocabulary.GENDER_KEY][:, 0])
+    bucket = predictions[vocabulary.AGE_BUCKET_KEY].argmax(axis=-1)
+    return {"gender_accuracy": float(np.mean(female == (labels[vocabulary.GENDER_KEY] == 1))),
+            "age_bucket_accuracy": float(np.mean(bucket == age_buckets(labels[vocabulary.AGE_KEY])))}
+  return {"age_mae": float(np.mean(np.abs(predictions[vocabulary.AGE_KEY][:, 0] - labels[vocabulary.AGE_KEY])))}
 
 
 def age_range_rows(ages: np.ndarray) -> Dict[str, np.ndarray]:
   """'age=0-9', 'age=10-17', 'age=18-59', 'age=60+' -> row mask (the ranges without rows are left out)."""
   rows = {}
   for low, high in AGE_RANGES:
-    name = f"{configs.AGE_KEY}={low}+" if high is None else f"{configs.AGE_KEY}={low}-{high}"
+    name = f"{vocabulary.AGE_KEY}={low}+" if high is None else f"{vocabulary.AGE_KEY}={low}-{high}"
     mask = (ages >= low) & (ages <= (np.inf if high is None else high))
     if mask.any():
       rows[name] = mask
@@ -100,11 +100,11 @@ def age_range_rows(ages: np.ndarray) -> Dict[str, np.ndarray]:
 
 def slice_rows(labels: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
   """'feature=value' -> row mask, for gender, race (when present), age bucket and age range."""
-  columns = {configs.GENDER_KEY: labels[configs.GENDER_KEY], configs.RACE_KEY: labels[configs.RACE_KEY],
-             configs.AGE_BUCKET_KEY: age_buckets(labels[configs.AGE_KEY])}
+  columns = {vocabulary.GENDER_KEY: labels[vocabulary.GENDER_KEY], vocabulary.RACE_KEY: labels[vocabulary.RACE_KEY],
+             vocabulary.AGE_BUCKET_KEY: age_buckets(labels[vocabulary.AGE_KEY])}
   rows = {f"{feature}={value}": columns[feature] == value
           for feature in SLICE_FEATURES for value in np.unique(columns[feature]) if value >= 0}
-  rows.update(age_range_rows(np.asarray(labels[configs.AGE_KEY])))
+  rows.update(age_range_rows(np.asarray(labels[vocabulary.AGE_KEY])))
   return rows
 
 
@@ -112,7 +112,7 @@ def evaluate(model_dir: str, data: str, split: str = "test", dataset: Optional[s
   """{model, kind, split, n, overall, slices} of the model at `model_dir` on `split` of `data`."""
   model_dir, loaded = load_model(model_dir)
   labels = read_split(data, split, dataset)
-  return report(model_dir, model_kind(loaded), split, labels, predict(loaded, labels[configs.IMAGE_KEY]))
+  return report(model_dir, model_kind(loaded), split, labels, predict(loaded, labels[vocabulary.IMAGE_KEY]))
 
 
 def report(model_dir: str, kind: str, split: str, labels: Dict[str, np.ndarray],
@@ -122,12 +122,12 @@ def report(model_dir: str, kind: str, split: str, labels: Dict[str, np.ndarray],
   for name, rows in slice_rows(labels).items():
     sliced = {k: v[rows] for k, v in labels.items()}
     slices[name] = dict(n=int(rows.sum()), **metrics(kind, {k: v[rows] for k, v in predictions.items()}, sliced))
-  return {"model": model_dir, "kind": kind, "split": split, "n": int(len(labels[configs.AGE_KEY])),
+  return {"model": model_dir, "kind": kind, "split": split, "n": int(len(labels[vocabulary.AGE_KEY])),
           "overall": metrics(kind, predictions, labels), "slices": slices}
 
 
-SLICE_VALUE_NAMES = {configs.GENDER_KEY: configs.GENDERS, configs.RACE_KEY: configs.RACES,
-                     configs.AGE_BUCKET_KEY: configs.AGE_BUCKETS}
+SLICE_VALUE_NAMES = {vocabulary.GENDER_KEY: vocabulary.GENDERS, vocabulary.RACE_KEY: vocabulary.RACES,
+                     vocabulary.AGE_BUCKET_KEY: vocabulary.AGE_BUCKETS}
 
 
 def slice_label(name: str) -> str:

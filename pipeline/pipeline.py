@@ -9,14 +9,19 @@ ExampleGen (UTKFace/WIKI folder, or `fdp ingest` TFRecords)
   -> Evaluator (TFMA, vs. the latest blessed model of the same kind) -> Pusher (TF Serving layout)
 """
 import dataclasses
+import json
 import os
 from typing import List, Optional
 
 from tfx import v1 as tfx
 
 from components import drift, example_gen, validation_gate
-from pipeline import code_version, configs, eval_configs
-from pipeline.configs import EvaluationThresholds, TrainingConfig
+from pipeline import code_version, eval_configs
+from pipeline import configs
+from pipeline.configs import EvaluationThresholds
+from trainer import hyperparameters
+from trainer.hyperparameters import TrainingConfig
+import vocabulary
 
 # User code is referenced by dotted module path (no wheel upload; baked into the Kubeflow image).
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
@@ -40,8 +45,8 @@ def base_model(model_name: str, trainers: dict, latest_blessed, pretrained, trai
   """The model a Trainer starts from: the regressor fine-tunes this run's classifier; the classifier
   starts from the latest blessed classifier only when asked (as an input, a new blessing would
   otherwise re-run the Trainer), else from the pretrained face network (if the backbone has one)."""
-  if model_name == configs.REGRESSOR:
-    return trainers[configs.CLASSIFIER].outputs["model"]
+  if model_name == vocabulary.REGRESSOR:
+    return trainers[vocabulary.CLASSIFIER].outputs["model"]
   if training.warm_start:
     return latest_blessed.outputs["model"]
   return pretrained.outputs["result"] if pretrained else None
@@ -50,7 +55,7 @@ def base_model(model_name: str, trainers: dict, latest_blessed, pretrained, trai
 def pretrained_importer(training: TrainingConfig, pretrained_model_uri: Optional[str]):
   """An Importer node for the pretrained face network's converted weights (trainer/face_network.py),
   so ML Metadata records which base each trained model came from; None for the from-scratch backbone."""
-  if training.backbone != configs.FACERES:
+  if training.backbone != hyperparameters.FACERES:
     return None
   if not pretrained_model_uri:
     raise ValueError("the faceres backbone needs pretrained_model_uri (trainer.face_network.fetch_and_convert())")
@@ -90,6 +95,7 @@ def create_pipeline(
   drift_validator = drift.DriftValidator(
       statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"],
       previous_statistics=previous_statistics.outputs["statistics"],
+      thresholds=json.dumps(configs.DRIFT_THRESHOLDS, sort_keys=True),
       code_version=code_version.fingerprint([drift.__name__]))
 
   transform = tfx.components.Transform(
@@ -105,7 +111,7 @@ def create_pipeline(
   components = [examples_gen, previous_statistics, statistics_gen, schema_importer, example_validator,
                 data_gate, drift_validator, transform] + ([pretrained] if pretrained else [])
   trainers = {}
-  for model_name in configs.MODELS:
+  for model_name in vocabulary.MODELS:
     latest_blessed = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model,

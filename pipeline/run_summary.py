@@ -6,7 +6,7 @@ from typing import Dict, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import configs
+import vocabulary
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 
@@ -91,7 +91,7 @@ def model_results(runs: List[ComponentRun]) -> List[ModelResult]:
   from pipeline import pipeline as pipeline_module  # pylint: disable=g-import-not-at-top
   by_id = {r.node_id: r for r in runs}
   results = []
-  for model in configs.MODELS:
+  for model in vocabulary.MODELS:
     evaluator = by_id.get(pipeline_module.evaluator_id(model))
     pusher = by_id.get(pipeline_module.pusher_id(model))
     metrics, blessed, pushed = {}, None, None

@@ -31,13 +31,12 @@ def cmd_serve(args) -> int:
 
 def shipped_models_dir() -> str:
   """The trained models served by default; when they are not there, says where it looked and what to do."""
-  from pipeline import configs  # pylint: disable=g-import-not-at-top
-  if not os.path.isdir(configs.SHIPPED_MODELS_DIR):
-    raise SystemExit(f"fdp serve: no trained models at {configs.SHIPPED_MODELS_DIR} (the shipped models are the "
+  if not os.path.isdir(defaults.SHIPPED_MODELS_DIR):
+    raise SystemExit(f"fdp serve: no trained models at {defaults.SHIPPED_MODELS_DIR} (the shipped models are the "
                      "models/ folder of a source checkout; an installed package does not include them). Set "
                      "FDP_MODELS_DIR to a folder holding classifier/ and regressor/, or pass --model-base-dir or "
                      "--model-config.")
-  return configs.SHIPPED_MODELS_DIR
+  return defaults.SHIPPED_MODELS_DIR
 
 
 def wait_for_stop_signal() -> None:

@@ -13,8 +13,8 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from trainer import signatures
-from trainer.signatures import IMAGES_INPUT
+from vocabulary import signatures
+from vocabulary.signatures import IMAGES_INPUT
 
 DEFAULT_SIGNATURE = signatures.SERVING_DEFAULT
 REST, GRPC = "rest", "grpc"

@@ -14,9 +14,9 @@ import sys
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from pipeline import configs
 from serving import protos
 from serving.defaults import GRPC_PORT, REST_PORT  # noqa: F401  (re-exported)
+import vocabulary
 
 PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
 IMAGE = "tensorflow/serving:2.16.1"  # the TF Serving release built against the TensorFlow we train with
@@ -32,7 +32,7 @@ STABLE, CANARY = "stable", "canary"
 _VERSION_DIR = re.compile(r"^\d+$")
 
 
-def model_server_config(base_dir: str, models=configs.MODELS, labels=None,
+def model_server_config(base_dir: str, models=vocabulary.MODELS, labels=None,
                         ) -> model_server_config_pb2.ModelServerConfig:
   """One entry per model at <base_dir>/<model>. Latest version by default; with labels
   ({model: {"stable": 3, "canary": 4}}) the policy serves exactly the labelled versions, since TF Serving

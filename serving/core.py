@@ -20,7 +20,8 @@ from serving import errors
 from serving import image_bytes
 from serving import metrics as metrics_lib
 from serving.registry import ModelRegistry, ModelSpec, VersionStatus
-from trainer import signatures
+from vocabulary import image_formats
+from vocabulary import signatures
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,9 @@ def _as_array(name: str, value, spec: tf.TensorSpec) -> np.ndarray:
 def _check_images(name: str, array: np.ndarray) -> None:
   for i, item in enumerate(array.reshape(-1)):
     data = bytes(item)
-    if image_bytes.image_type(data) not in image_bytes.TENSORFLOW_FORMATS:
+    if image_bytes.image_type(data) not in image_formats.TENSORFLOW_FORMATS:
       raise errors.invalid(f"Input '{name}' element {i} is not an encoded image "
-                           f"({', '.join(image_bytes.TENSORFLOW_FORMATS)} bytes)")
+                           f"({', '.join(image_formats.TENSORFLOW_FORMATS)} bytes)")
     too_large = image_bytes.too_many_pixels(data)
     if too_large:
       raise errors.invalid(f"Input '{name}' element {i}: {too_large}")

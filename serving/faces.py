@@ -22,16 +22,17 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from pipeline import configs, labels
 from serving import trust as trust_lib
+from vocabulary import labels
+import vocabulary
 
 Box = List[int]
 Face = Tuple[Box, float, bytes]
 FaceDetector = Callable[[bytes], List[Face]]
 
-AGE_BUCKET_OUTPUT, GENDER_OUTPUT, AGE_OUTPUT = configs.AGE_BUCKET_KEY, configs.GENDER_KEY, configs.AGE_KEY
+AGE_BUCKET_OUTPUT, GENDER_OUTPUT, AGE_OUTPUT = vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY, vocabulary.AGE_KEY
 BOTH = "both"
-MODEL_CHOICES = configs.MODELS + (BOTH,)
+MODEL_CHOICES = vocabulary.MODELS + (BOTH,)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
 BATCH_FACES = 32  # crops per model request, at most
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
@@ -69,9 +70,9 @@ def _classifier_fields(outputs, i: int) -> dict:
   buckets = outputs[AGE_BUCKET_OUTPUT][i]
   p_female = float(outputs[GENDER_OUTPUT][i][0])
   female = labels.is_female(p_female)
-  return {"age_bucket": configs.AGE_BUCKETS[int(np.argmax(buckets))],
+  return {"age_bucket": vocabulary.AGE_BUCKETS[int(np.argmax(buckets))],
           "age_bucket_prob": round(float(np.max(buckets)), 4),
-          "gender": configs.GENDERS[int(female)],
+          "gender": vocabulary.GENDERS[int(female)],
           "gender_prob": round(p_female if female else 1.0 - p_female, 4)}
 
 
@@ -79,7 +80,7 @@ def _regressor_fields(outputs, i: int) -> dict:
   return {"age": round(float(outputs[AGE_OUTPUT][i][0]), 1)}
 
 
-_FIELDS = {configs.CLASSIFIER: _classifier_fields, configs.REGRESSOR: _regressor_fields}
+_FIELDS = {vocabulary.CLASSIFIER: _classifier_fields, vocabulary.REGRESSOR: _regressor_fields}
 
 
 def predict_crops(client, crops: Sequence[bytes], models: Sequence[str]) -> List[dict]:
@@ -104,7 +105,7 @@ def face_records(faces: Sequence[Face], predictions: Sequence[dict],
 
 
 def models_for(choice: str) -> Tuple[str, ...]:
-  return configs.MODELS if choice == BOTH else (choice,)
+  return vocabulary.MODELS if choice == BOTH else (choice,)
 
 
 def _detect(path: str, detect_faces: FaceDetector):

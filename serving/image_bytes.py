@@ -7,11 +7,8 @@ import io
 import struct
 from typing import Optional, Tuple
 
-# Leading bytes -> format. TensorFlow's decode_image (the models' serving signatures) reads these four.
-MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
-         (b"BM", "BMP"))
-TENSORFLOW_FORMATS = ("JPEG", "PNG", "GIF", "BMP")
-WEBP = "WEBP"  # RIFF....WEBP: Pillow reads it (the web page), TensorFlow does not
+from vocabulary.image_formats import MAGIC, WEBP
+
 # Larger images are refused before decoding: a small file can declare a huge canvas (a decompression bomb).
 MAX_PIXELS = 50_000_000
 

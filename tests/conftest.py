@@ -116,7 +116,9 @@ def e2e_pipeline(tmp_path_factory):
   import subprocess
   import sys
   import time
-  from pipeline import configs, local_runner
+  from pipeline import configs
+  from trainer import hyperparameters
+  from pipeline import local_runner
   root = tmp_path_factory.mktemp("e2e")
   data = real_utkface_subset(1000, root / "utkface")
   home = root / "home"
@@ -133,7 +135,7 @@ def e2e_pipeline(tmp_path_factory):
   killed.wait()
   summary = local_runner.run_local(
       data_root=str(data), dataset="utkface", home=str(home),
-      training=configs.TrainingConfig(**E2E_TRAINING), thresholds=configs.SMOKE_THRESHOLDS)
+      training=hyperparameters.TrainingConfig(**E2E_TRAINING), thresholds=configs.SMOKE_THRESHOLDS)
   return home, summary
 
 

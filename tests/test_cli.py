@@ -2,7 +2,9 @@
 import subprocess
 import sys
 
-from pipeline import cli, configs
+from pipeline import cli
+from trainer import hyperparameters
+import vocabulary
 
 
 def test_help_does_not_import_tensorflow_or_tfx():
@@ -17,14 +19,14 @@ def test_help_does_not_import_tensorflow_or_tfx():
 
 
 def test_dataset_is_detected_from_the_folder(tmp_path):
-  assert cli._detect_dataset(str(tmp_path)) == configs.UTKFACE
+  assert cli._detect_dataset(str(tmp_path)) == vocabulary.UTKFACE
   (tmp_path / "wiki.mat").write_bytes(b"")
-  assert cli._detect_dataset(str(tmp_path)) == configs.WIKI
+  assert cli._detect_dataset(str(tmp_path)) == vocabulary.WIKI
   (tmp_path / "ingest_report.json").write_text("{}")
-  assert cli._detect_dataset(str(tmp_path)) == configs.TFRECORDS
+  assert cli._detect_dataset(str(tmp_path)) == vocabulary.TFRECORDS
 
 
 def test_flags_override_the_training_config():
   args = cli.build_parser().parse_args(["run", "local", "--epochs", "3", "--image-size", "64"])
-  cfg = cli._training_config(args, configs.TrainingConfig())
-  assert (cfg.epochs, cfg.image_size, cfg.batch_size) == (3, 64, configs.TrainingConfig().batch_size)
+  cfg = cli._training_config(args, hyperparameters.TrainingConfig())
+  assert (cfg.epochs, cfg.image_size, cfg.batch_size) == (3, 64, hyperparameters.TrainingConfig().batch_size)

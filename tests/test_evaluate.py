@@ -6,22 +6,24 @@ import sys
 import numpy as np
 import pytest
 
-from pipeline import configs, evaluate
+from pipeline import evaluate
 from tests.conftest import REPO, real_utkface_subset
+from vocabulary import layout
+import vocabulary
 
 
 def _labels(ages, genders, races):
-  return {configs.AGE_KEY: np.array(ages), configs.GENDER_KEY: np.array(genders), configs.RACE_KEY: np.array(races)}
+  return {vocabulary.AGE_KEY: np.array(ages), vocabulary.GENDER_KEY: np.array(genders), vocabulary.RACE_KEY: np.array(races)}
 
 
 def test_classifier_and_regressor_metrics_on_known_predictions():
   labels = _labels([10, 30, 60, 110], [0, 1, 1, 0], [0, 1, 2, -1])
-  classifier = {configs.GENDER_KEY: np.array([[0.1], [0.9], [0.2], [0.4]]),
-                configs.AGE_BUCKET_KEY: np.eye(5)[[0, 1, 1, 4]]}
-  assert evaluate.metrics(configs.CLASSIFIER, classifier, labels) == {
+  classifier = {vocabulary.GENDER_KEY: np.array([[0.1], [0.9], [0.2], [0.4]]),
+                vocabulary.AGE_BUCKET_KEY: np.eye(5)[[0, 1, 1, 4]]}
+  assert evaluate.metrics(vocabulary.CLASSIFIER, classifier, labels) == {
       "gender_accuracy": 0.75, "age_bucket_accuracy": 0.75}
-  regressor = {configs.AGE_KEY: np.array([[12.0], [30.0], [50.0], [100.0]])}
-  assert evaluate.metrics(configs.REGRESSOR, regressor, labels) == {"age_mae": pytest.approx(5.5)}
+  regressor = {vocabulary.AGE_KEY: np.array([[12.0], [30.0], [50.0], [100.0]])}
+  assert evaluate.metrics(vocabulary.REGRESSOR, regressor, labels) == {"age_mae": pytest.approx(5.5)}
 
 
 def test_slices_cover_gender_race_and_age_bucket_and_skip_a_missing_race():
@@ -46,10 +48,10 @@ def test_a_raw_folder_is_split_as_the_pipeline_splits_it(tmp_path):
   from components import ingest_job
   folder = real_utkface_subset(300, tmp_path / "utkface")
   ingest_job.run_ingest("utkface", str(folder), str(tmp_path / "ingested"), show_progress=False)
-  for split, _ in configs.SPLITS:
+  for split, _ in layout.SPLITS:
     raw, ingested = evaluate.read_split(str(folder), split), evaluate.read_split(str(tmp_path / "ingested"), split)
-    assert list(raw[configs.SHA256_KEY]) == list(ingested[configs.SHA256_KEY]) != []
-    assert list(raw[configs.SHA256_KEY]) == sorted(raw[configs.SHA256_KEY])
+    assert list(raw[vocabulary.SHA256_KEY]) == list(ingested[vocabulary.SHA256_KEY]) != []
+    assert list(raw[vocabulary.SHA256_KEY]) == sorted(raw[vocabulary.SHA256_KEY])
   with pytest.raises(ValueError, match="no 'validation' split"):
     evaluate.read_split(str(tmp_path / "ingested"), "validation")
 

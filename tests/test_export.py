@@ -4,9 +4,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from pipeline import configs
-from trainer import models
 from tests.conftest import E2E_TRAINING, UTKFACE_DIR
+from trainer import hyperparameters
+from trainer import models
+import vocabulary
 
 JPEG = UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg"  # a 26-year-old woman
 
@@ -27,7 +28,7 @@ def test_signatures_agree_on_a_real_jpeg(e2e_pipeline):
     assert set(by_images) == set(by_examples)
     for name in by_images:
       np.testing.assert_allclose(by_images[name].numpy(), by_examples[name].numpy(), rtol=1e-5, atol=1e-5)
-    if model["model"] == configs.CLASSIFIER:
+    if model["model"] == vocabulary.CLASSIFIER:
       assert by_images["age_bucket"].shape == (2, 5) and by_images["gender"].shape == (2, 1)
       assert np.allclose(by_images["age_bucket"].numpy().sum(axis=1), 1, atol=1e-4)
     else:
@@ -64,17 +65,17 @@ def test_warm_start_loads_the_pushed_weights_only_into_the_same_architecture(e2e
   predicts what the pushed model serves. A model of another architecture is left untouched."""
   from trainer import export, images, train
   _, summary = e2e_pipeline
-  pushed = next(m["pushed_path"] for m in summary["models"] if m["model"] == configs.CLASSIFIER)
-  cfg = configs.TrainingConfig(**E2E_TRAINING)
-  same = models.build_model(configs.CLASSIFIER, cfg)
+  pushed = next(m["pushed_path"] for m in summary["models"] if m["model"] == vocabulary.CLASSIFIER)
+  cfg = hyperparameters.TrainingConfig(**E2E_TRAINING)
+  same = models.build_model(vocabulary.CLASSIFIER, cfg)
   assert train.load_base_weights(same, pushed)
   jpeg = JPEG.read_bytes()
   rebuilt = export.predict(same, images.decode_images(tf.constant([jpeg]), cfg.image_size), cfg,
-                           models.EXPORTED_OUTPUTS[configs.CLASSIFIER])
+                           models.EXPORTED_OUTPUTS[vocabulary.CLASSIFIER])
   served = tf.saved_model.load(pushed).signatures["serving_default"](images=tf.constant([jpeg]))
   for name, value in served.items():
     np.testing.assert_allclose(rebuilt[name].numpy(), value.numpy(), rtol=1e-4, atol=1e-5)
-  other = models.build_model(configs.CLASSIFIER, configs.TrainingConfig(**dict(E2E_TRAINING, backbone=configs.RESNET,
+  other = models.build_model(vocabulary.CLASSIFIER, hyperparameters.TrainingConfig(**dict(E2E_TRAINING, backbone=hyperparameters.RESNET,
                                                                                width=16)))
   before = [w.copy() for w in other.get_weights()]
   assert not train.load_base_weights(other, pushed)
@@ -86,7 +87,7 @@ def test_base_models_the_regressor_fine_tunes_the_classifier_and_warm_start_is_o
 
   def base_model_producers(warm):
     p = pipeline.create_pipeline(pipeline_name="p", pipeline_root="/r", data_root="/d", dataset="utkface",
-                                 serving_root="/s", training=configs.TrainingConfig(warm_start=warm),
+                                 serving_root="/s", training=hyperparameters.TrainingConfig(warm_start=warm),
                                  pretrained_model_uri="/pretrained")
     return {c.id: c.inputs["base_model"].producer_component_id if "base_model" in c.inputs else None
             for c in p.components if c.id.endswith("_trainer")}

@@ -9,9 +9,10 @@ import threading
 import numpy as np
 import pytest
 
-from pipeline import configs
 from tests.conftest import UTKFACE_DIR
 from trainer import face_network
+from trainer import hyperparameters
+import vocabulary
 
 
 def _graph_tensors(rng):
@@ -51,7 +52,7 @@ def test_conversion_folds_the_depthwise_scale_and_fits_every_layer_of_the_keras_
   np.testing.assert_allclose(weights["conv_dw_3/kernel"][1, 2, 5, 0],
                              tensors["conv_dw_3/depthwise_kernel"][1, 2, 5, 0] * tensors["conv_dw_3_bn/batchnorm_1/mul"][5])
   assert weights["conv_pw_13/bias"] is tensors["conv_pw_13_bn/batchnorm_1/sub"]
-  model = models.build_model(configs.CLASSIFIER, configs.TrainingConfig(image_size=64))
+  model = models.build_model(vocabulary.CLASSIFIER, hyperparameters.TrainingConfig(image_size=64))
   layers = {layer.name: layer for layer in model.layers}
   backbone = {name.split("/")[0] for name in weights} - {"gender_pred", "age_pred"}
   assert backbone == {name for name in layers if name.startswith("conv") and layers[name].weights} | {"feats"}
@@ -99,14 +100,14 @@ def test_the_converted_network_tells_gender_and_age_of_real_adult_faces_before_a
   a wrong gender sign would fail this."""
   import tensorflow as tf
   from trainer import images, models
-  folder = face_network.fetch_and_convert(configs.TrainingConfig().pretrained_variant)
+  folder = face_network.fetch_and_convert(hyperparameters.TrainingConfig().pretrained_variant)
   provenance = json.loads(open(os.path.join(folder, face_network.PROVENANCE_FILE)).read())
   assert provenance["tarball_sha256"] == face_network.TARBALL_SHA256
   names = [n for n in sorted(os.listdir(UTKFACE_DIR))[::97] if len(n.split("_")) == 4][:160]
   ages = np.array([int(n.split("_")[0]) for n in names])
   female = np.array([int(n.split("_")[1]) for n in names]) == 1
-  cfg = configs.TrainingConfig(image_size=160)
-  model = models.build_model(configs.CLASSIFIER, cfg)
+  cfg = hyperparameters.TrainingConfig(image_size=160)
+  model = models.build_model(vocabulary.CLASSIFIER, cfg)
   models.load_pretrained(model, face_network.load_converted(folder))
   batch = np.stack([images.decode_image(tf.io.read_file(str(UTKFACE_DIR / n)), cfg.image_size).numpy()
                     for n in names])

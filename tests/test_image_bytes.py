@@ -9,6 +9,7 @@ from PIL import Image
 from serving import image_bytes
 from serving.web import app as web_app
 from tests.conftest import decompression_bomb_png
+from vocabulary import image_formats
 
 TOO_MANY_PIXELS = "the image has too many pixels: 30000x30000 (900,000,000); the limit is 50,000,000"
 
@@ -25,7 +26,7 @@ def test_each_accepted_format_is_recognised_with_its_size(image_format):
   assert image_bytes.image_type(data) == image_format
   assert image_bytes.size(data) == (300, 200)
   assert image_bytes.too_many_pixels(data) is None
-  assert (image_format in image_bytes.TENSORFLOW_FORMATS) == (image_format != image_bytes.WEBP)
+  assert (image_format in image_formats.TENSORFLOW_FORMATS) == (image_format != image_formats.WEBP)
 
 
 def test_sizes_agree_with_pillow_on_real_photos_and_other_encodings(utkface_dir):

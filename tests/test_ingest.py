@@ -6,8 +6,8 @@ import shutil
 import pytest
 import tensorflow as tf
 
-from components import face_records, ingest, ingest_job
-from pipeline import configs
+from components import face_records, ingest_job
+from vocabulary import layout
 
 
 def run_ingest(dataset, root, out, **kwargs):
@@ -17,11 +17,11 @@ def run_ingest(dataset, root, out, **kwargs):
 
 
 def read_ingested(out):
-  with open(out / ingest.REPORT_FILE) as f:
+  with open(out / layout.REPORT_FILE) as f:
     report = json.load(f)
   examples = {}
-  for split, _ in configs.SPLITS:
-    files = tf.io.gfile.glob(str(out / ingest.split_dir(split) / "*.gz"))
+  for split, _ in layout.SPLITS:
+    files = tf.io.gfile.glob(str(out / layout.split_dir(split) / "*.gz"))
     examples[split] = [tf.train.Example.FromString(r.numpy())
                        for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
   return examples, report
@@ -36,7 +36,7 @@ def test_split_for_hash_is_deterministic_and_balanced():
   hashes = [face_records.content_hash(str(i).encode()) for i in range(5000)]
   splits = [face_records.split_for_hash(h) for h in hashes]
   assert splits == [face_records.split_for_hash(h) for h in hashes]
-  share = {name: splits.count(name) / len(splits) for name, _ in configs.SPLITS}
+  share = {name: splits.count(name) / len(splits) for name, _ in layout.SPLITS}
   assert abs(share["train"] - 0.8) < 0.03 and abs(share["eval"] - 0.1) < 0.02 and abs(share["test"] - 0.1) < 0.02
 
 
@@ -66,7 +66,7 @@ def test_every_category_is_counted_and_nothing_is_lost(synthetic_dir):
   # Every input is accounted for exactly once.
   assert counts["read"] == (counts["examples"] + counts["malformed_name"] + counts["corrupt"]
                             + counts["duplicate"] + counts["conflicting"])
-  assert sum(counts[f"split_{s}"] for s, _ in configs.SPLITS) == counts["examples"]
+  assert sum(counts[f"split_{s}"] for s, _ in layout.SPLITS) == counts["examples"]
   assert {r["category"] for r in report["rejected"]} == {"malformed_name", "corrupt"}
 
   seen = {}
@@ -100,7 +100,7 @@ def test_fdp_ingest_cli_shows_the_counts(synthetic_dir, tmp_path, capsys):
   assert cli.main(["ingest", "utkface", str(synthetic_dir), "--out", str(tmp_path / "r"), "--quiet"]) == 0
   printed = capsys.readouterr().out
   assert '"examples": 60' in printed and "fdp run local --data" in printed
-  assert (tmp_path / "r" / ingest.REPORT_FILE).exists()
+  assert (tmp_path / "r" / layout.REPORT_FILE).exists()
 
 
 def test_an_empty_folder_is_a_clear_error(tmp_path):

@@ -11,6 +11,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from kubeflow import kfp_client, runner
 from pipeline import configs
 from tests.conftest import REPO
+from trainer import hyperparameters
+import vocabulary
 
 BEAM_ARGS = ["--runner=DataflowRunner", "--project=my-project", "--region=europe-west4"]
 IMAGE = "registry.example/face-demographics-pipeline:1.2.3"
@@ -50,7 +52,7 @@ def test_every_component_in_data_flow_order(compiled):
   assert "FileBasedExampleGen" in depends["StatisticsGen"]
   assert "StatisticsGen" in depends["ExampleValidator"]
   assert "DataValidationGate" in depends["Transform"]  # anomalies stop the run before Transform
-  for model in configs.MODELS:
+  for model in vocabulary.MODELS:
     assert "Transform" in depends[f"{model}_trainer"]
     assert f"{model}_trainer" in depends[f"{model}_evaluator"]
     assert f"{model}_evaluator" in depends[f"{model}_pusher"]
@@ -58,7 +60,7 @@ def test_every_component_in_data_flow_order(compiled):
 
 def test_trainers_request_gpus_and_everything_runs_the_image(compiled):
   _, job = compiled
-  for model in configs.MODELS:
+  for model in vocabulary.MODELS:
     resources = _executor(job, f"{model}_trainer")["resources"]
     assert resources["accelerator"] == {"type": "nvidia.com/gpu", "count": "2"}
     assert resources["cpuLimit"] == 4.0 and resources["memoryLimit"] == 16.0
@@ -80,7 +82,7 @@ def test_the_classifier_starts_from_the_pretrained_network_baked_into_the_image(
   assert "classifier_trainer" in tasks["regressor_trainer"].get("dependentTasks", [])
   importer = job["pipelineSpec"]["deploymentSpec"]["executors"][
       job["pipelineSpec"]["components"][tasks["pretrained_face_network"]["componentRef"]["name"]]["executorLabel"]]
-  expected = face_network.converted_dir(configs.TrainingConfig().pretrained_variant, configs.KUBEFLOW_PRETRAINED_CACHE)
+  expected = face_network.converted_dir(hyperparameters.TrainingConfig().pretrained_variant, configs.KUBEFLOW_PRETRAINED_CACHE)
   assert json.dumps(importer["importer"]).count(expected) == 1, importer
   dockerfile = (REPO / "kubeflow" / "Dockerfile").read_text()
   assert f"ENV FDP_PRETRAINED_CACHE={configs.KUBEFLOW_PRETRAINED_CACHE}" in dockerfile

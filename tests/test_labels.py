@@ -1,8 +1,10 @@
-"""The label rules (pipeline/labels.py) that evaluation, serving and the benchmarks share."""
+"""The label rules (vocabulary/labels.py) that evaluation, serving and the benchmarks share."""
 import numpy as np
 
-from pipeline import configs, evaluate, labels
+from pipeline import evaluate
 from serving import faces
+from vocabulary import labels
+import vocabulary
 
 
 def test_gender_cutoff_is_strictly_above_one_half():
@@ -16,6 +18,6 @@ def test_evaluation_and_serving_read_gender_the_same_way():
   served = [faces._classifier_fields({faces.AGE_BUCKET_OUTPUT: buckets, faces.GENDER_OUTPUT: p_female}, i)["gender"]
             for i in range(3)]
   assert served == ["male", "male", "female"]
-  predictions = {configs.GENDER_KEY: p_female, configs.AGE_BUCKET_KEY: buckets}
-  truth = {configs.GENDER_KEY: np.array([0, 0, 1]), configs.AGE_KEY: np.array([10, 30, 60])}
-  assert evaluate.metrics(configs.CLASSIFIER, predictions, truth)["gender_accuracy"] == 1.0
+  predictions = {vocabulary.GENDER_KEY: p_female, vocabulary.AGE_BUCKET_KEY: buckets}
+  truth = {vocabulary.GENDER_KEY: np.array([0, 0, 1]), vocabulary.AGE_KEY: np.array([10, 30, 60])}
+  assert evaluate.metrics(vocabulary.CLASSIFIER, predictions, truth)["gender_accuracy"] == 1.0

@@ -4,11 +4,12 @@ import dataclasses
 
 import numpy as np
 
-from pipeline import configs
+from trainer import hyperparameters
 from trainer import models
+import vocabulary
 
-CFG = configs.TrainingConfig(backbone=configs.RESNET, image_size=48, width=16, batch_size=8, epochs=1)
-FACERES_CFG = configs.TrainingConfig(image_size=64, batch_size=8, epochs=1)
+CFG = hyperparameters.TrainingConfig(backbone=hyperparameters.RESNET, image_size=48, width=16, batch_size=8, epochs=1)
+FACERES_CFG = hyperparameters.TrainingConfig(image_size=64, batch_size=8, epochs=1)
 
 
 def _images(n):
@@ -23,7 +24,7 @@ def _labels(ages, genders):
 
 
 def test_every_head_and_its_shape():
-  out = models.build_model(configs.CLASSIFIER, CFG).predict(_images(4), verbose=0)
+  out = models.build_model(vocabulary.CLASSIFIER, CFG).predict(_images(4), verbose=0)
   assert set(out) == {"age_bucket", "gender", "age", models.AGE_DISTRIBUTION_KEY}
   assert out["age_bucket"].shape == (4, 5) and np.allclose(out["age_bucket"].sum(axis=1), 1, atol=1e-5)
   assert out["gender"].shape == (4, 1) and ((out["gender"] >= 0) & (out["gender"] <= 1)).all()
@@ -33,7 +34,7 @@ def test_every_head_and_its_shape():
 
 
 def test_exported_outputs_are_a_subset_of_the_heads():
-  heads = set(models.build_model(configs.REGRESSOR, CFG).output_names)
+  heads = set(models.build_model(vocabulary.REGRESSOR, CFG).output_names)
   for outputs in models.EXPORTED_OUTPUTS.values():
     assert set(outputs) <= heads
 
@@ -50,24 +51,33 @@ def test_age_distribution_loss_grows_with_the_distance_to_the_true_age():
   assert values[0] < 1e-3 and values == sorted(values) and values[-1] > 10 * values[1]
 
 
+def test_age_sigma_zero_is_cross_entropy_on_the_true_age_bin():
+  loss = models.AgeDistributionLoss(sigma=0.0)
+  p = np.random.default_rng(0).random((3, models.AGE_BINS)).astype(np.float32)
+  p /= p.sum(axis=1, keepdims=True)
+  ages = np.array([0.0, 30.0, 124.0], np.float32)
+  expected = -np.log(p[np.arange(3), ages.astype(int)] + 1e-7)
+  np.testing.assert_allclose([float(loss(ages[i:i + 1], p[i:i + 1])) for i in range(3)], expected, rtol=1e-4)
+
+
 def test_default_models_are_small():
-  params = models.build_model(configs.CLASSIFIER, configs.TrainingConfig()).count_params()
+  params = models.build_model(vocabulary.CLASSIFIER, hyperparameters.TrainingConfig()).count_params()
   assert params * 4 < 18 * 1024 * 1024, params  # float32 weights under 18 MB: the SavedModel stays under 20 MB
 
 
 def test_the_pretrained_backbone_freezes_the_blocks_before_trainable_from_block():
-  model = models.build_model(configs.CLASSIFIER, dataclasses.replace(FACERES_CFG, trainable_from_block=12))
+  model = models.build_model(vocabulary.CLASSIFIER, dataclasses.replace(FACERES_CFG, trainable_from_block=12))
   trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}
   assert {"conv_dw_12", "conv_pw_12", "conv_dw_13", "conv_pw_13", "feats", "gender", "age_bucket"} <= trainable
   assert not trainable & {"conv1", "conv_dw_1", "conv_pw_11"}
-  everything = models.build_model(configs.CLASSIFIER, dataclasses.replace(FACERES_CFG, trainable_from_block=0))
+  everything = models.build_model(vocabulary.CLASSIFIER, dataclasses.replace(FACERES_CFG, trainable_from_block=0))
   assert all(layer.trainable for layer in everything.layers if layer.weights)
 
 
 def test_pretrained_heads_start_from_the_pretrained_ones():
   """load_pretrained: backbone weights by layer name; gender flipped to P(female); the age head's first
   100 bins from the pretrained head, the older ones nearly impossible."""
-  model = models.build_model(configs.CLASSIFIER, FACERES_CFG)
+  model = models.build_model(vocabulary.CLASSIFIER, FACERES_CFG)
   rng = np.random.default_rng(0)
   weights = {f"{layer.name}/{part}": rng.normal(size=w.shape).astype(np.float32)
              for layer in model.layers if layer.name.startswith("conv") or layer.name == "feats"
@@ -95,7 +105,7 @@ def test_caffe_bgr_input():
 def test_training_reduces_the_loss_on_learnable_data():
   ages = (np.arange(64) % 5) * 20 + 10
   x = _images(64) * 0.2 + (ages / 100.0)[:, None, None, None]  # brightness encodes the label
-  model = models.build_model(configs.CLASSIFIER, dataclasses.replace(CFG, epochs=8), steps_per_epoch=8)
+  model = models.build_model(vocabulary.CLASSIFIER, dataclasses.replace(CFG, epochs=8), steps_per_epoch=8)
   history = model.fit(x, _labels(ages, (ages // 20) % 2), epochs=8, batch_size=8, verbose=0).history["loss"]
   assert history[-1] < 0.8 * history[0], history
 
@@ -103,4 +113,4 @@ def test_training_reduces_the_loss_on_learnable_data():
 def test_a_width_the_cpu_kernels_cannot_train_is_refused():
   import pytest
   with pytest.raises(ValueError, match="width must be at least 16"):
-    configs.TrainingConfig(width=8)
+    hyperparameters.TrainingConfig(width=8)

@@ -5,8 +5,11 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata as tfx_metadata
 
-from pipeline import configs, local_runner
+from pipeline import configs
+from pipeline import local_runner
 from tests.conftest import E2E_TRAINING
+from trainer import hyperparameters
+import vocabulary
 
 EXPECTED = {
     "FileBasedExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "DataValidationGate",
@@ -61,7 +64,7 @@ def _node(store, execution_id):
 def test_mlmd_holds_the_lineage_from_pushed_model_to_examples(e2e_pipeline):
   home, summary = e2e_pipeline
   store = metadata_store.MetadataStore(tfx_metadata.sqlite_metadata_connection_config(summary["metadata_path"]))
-  for model in configs.MODELS:
+  for model in vocabulary.MODELS:
     pushed = [a for a in store.get_artifacts_by_type("PushedModel")
               if a.custom_properties["pushed_destination"].string_value == next(
                   m["pushed_path"] for m in summary["models"] if m["model"] == model)]
@@ -79,7 +82,7 @@ def test_mlmd_holds_the_lineage_from_pushed_model_to_examples(e2e_pipeline):
     examples_id = _inputs(store, transform)["examples"]
     assert _node(store, _producer(store, examples_id)) == "FileBasedExampleGen"
     base = _producer(store, _inputs(store, trainer)["base_model"])
-    assert _node(store, base) == ("pretrained_face_network" if model == configs.CLASSIFIER else "classifier_trainer")
+    assert _node(store, base) == ("pretrained_face_network" if model == vocabulary.CLASSIFIER else "classifier_trainer")
     examples = store.get_artifacts_by_id([examples_id])[0]
     assert examples.custom_properties["ingest_read"].int_value == 1000
     assert examples.custom_properties["ingest_examples"].int_value > 900
@@ -89,7 +92,7 @@ def test_a_second_run_with_nothing_changed_reuses_the_cache(e2e_pipeline):
   home, first = e2e_pipeline
   second = local_runner.run_local(
       data_root=first["data_root"], dataset="utkface", home=str(home),
-      training=configs.TrainingConfig(**E2E_TRAINING), thresholds=configs.SMOKE_THRESHOLDS)
+      training=hyperparameters.TrainingConfig(**E2E_TRAINING), thresholds=configs.SMOKE_THRESHOLDS)
   states = {c["id"]: c["state"] for c in second["components"]}
   for node in ("FileBasedExampleGen", "StatisticsGen", "ExampleValidator", "DataValidationGate", "Transform",
                "classifier_trainer", "regressor_trainer"):
@@ -100,13 +103,13 @@ def test_a_worse_model_is_not_blessed_and_serving_keeps_the_previous_version(e2e
   """An untrained model (0 epochs) against the blessed models: the change thresholds refuse it, and
   the Pushers leave the serving folders as they were."""
   home, first = e2e_pipeline
-  serving = {m: sorted(os.listdir(os.path.join(first["serving_root"], m))) for m in configs.MODELS}
+  serving = {m: sorted(os.listdir(os.path.join(first["serving_root"], m))) for m in vocabulary.MODELS}
   worse = local_runner.run_local(
       data_root=first["data_root"], dataset="utkface", home=str(home),
-      training=configs.TrainingConfig(**dict(E2E_TRAINING, epochs=0, regressor_epochs=0)), thresholds=configs.SMOKE_THRESHOLDS)
+      training=hyperparameters.TrainingConfig(**dict(E2E_TRAINING, epochs=0, regressor_epochs=0)), thresholds=configs.SMOKE_THRESHOLDS)
   states = {c["id"]: c["state"] for c in worse["components"]}
   assert states["classifier_trainer"] == "COMPLETE" and states["Transform"] == "CACHED"
   for model in worse["models"]:
     assert model["blessed"] is False, model
     assert model["pushed_path"] is None
-  assert {m: sorted(os.listdir(os.path.join(first["serving_root"], m))) for m in configs.MODELS} == serving
+  assert {m: sorted(os.listdir(os.path.join(first["serving_root"], m))) for m in vocabulary.MODELS} == serving

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import configs
 from serving import faces, trust
 from tests.conftest import REPO, fdp_serve
+import vocabulary
 
 
 class FakeClient:
@@ -31,10 +31,10 @@ class FakeClient:
     with self._lock:
       self.requests.append((model, len(crops), threading.current_thread().name))
     n = len(crops)
-    if model == configs.CLASSIFIER:
-      return {configs.AGE_BUCKET_KEY: np.tile([[0.1, 0.6, 0.1, 0.1, 0.1]], (n, 1)),
-              configs.GENDER_KEY: np.full((n, 1), 0.9)}
-    return {configs.AGE_KEY: np.full((n, 1), 30.0)}
+    if model == vocabulary.CLASSIFIER:
+      return {vocabulary.AGE_BUCKET_KEY: np.tile([[0.1, 0.6, 0.1, 0.1, 0.1]], (n, 1)),
+              vocabulary.GENDER_KEY: np.full((n, 1), 0.9)}
+    return {vocabulary.AGE_KEY: np.full((n, 1), 30.0)}
 
 
 def jpeg(size=(60, 60)) -> bytes:
@@ -69,7 +69,7 @@ def test_records_come_in_input_order_and_consecutive_photos_share_requests(tmp_p
   delays = {name: 0.03 if i % 4 == 0 else 0.0 for i, name in enumerate(names)}  # later photos finish first
   client = FakeClient()
   progress = []
-  records = list(faces.predict_images(client, paths, configs.MODELS, fake_detector(counts, delays), workers=3,
+  records = list(faces.predict_images(client, paths, vocabulary.MODELS, fake_detector(counts, delays), workers=3,
                                       batch_faces=4, progress=progress.append))
   assert [record["image"] for record in records] == paths
   for name, record in zip(names, records):
@@ -78,7 +78,7 @@ def test_records_come_in_input_order_and_consecutive_photos_share_requests(tmp_p
     else:
       assert len(record["faces"]) == counts[name]
       assert all(face["age_bucket"] == "25-49" and face["age"] == 30.0 for face in record["faces"])
-  sizes = [size for model, size, _ in client.requests if model == configs.CLASSIFIER]
+  sizes = [size for model, size, _ in client.requests if model == vocabulary.CLASSIFIER]
   assert sum(sizes) == sum(counts[name] for name in names if name != "bad1")
   assert max(sizes) <= 4 and len(sizes) < len(names) - 1  # fewer requests than photos with faces
   assert sum(progress) == len(names)
@@ -100,7 +100,7 @@ def test_detection_runs_ahead_while_the_server_answers(tmp_path):
       return super().predict(model, crops)
 
   start = time.perf_counter()
-  records = list(faces.predict_images(SlowClient(), paths, configs.MODELS, detect, workers=2, batch_faces=1))
+  records = list(faces.predict_images(SlowClient(), paths, vocabulary.MODELS, detect, workers=2, batch_faces=1))
   elapsed = time.perf_counter() - start
   assert len(records) == 8
   # One after another this takes 8 x (0.05 detection + 2 x 0.05 requests) = 1.2 s.
@@ -193,7 +193,7 @@ def test_a_small_background_face_is_found_and_marked_too_small(utkface_dir, tmp_
   buffer = io.BytesIO()
   photo.save(buffer, format="JPEG", quality=92)
   (tmp_path / "group.jpg").write_bytes(buffer.getvalue())
-  records = list(faces.predict_images(FakeClient(), [str(tmp_path / "group.jpg")], configs.MODELS,
+  records = list(faces.predict_images(FakeClient(), [str(tmp_path / "group.jpg")], vocabulary.MODELS,
                                       face_detection.detect_faces, workers=1))
   large, small = sorted(records[0]["faces"], key=lambda face: -face["box"][2])  # exactly two faces
   assert 200 < large["box"][2] < 260 and trust.FACE_TOO_SMALL not in large["warnings"]

@@ -6,8 +6,8 @@ import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from pipeline import labels
 from trainer import preprocessing
+from vocabulary import labels
 
 
 def test_labels_and_passthrough_image():

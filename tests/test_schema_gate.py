@@ -4,8 +4,11 @@ import tensorflow as tf
 from ml_metadata import metadata_store
 from tfx.orchestration import metadata as tfx_metadata
 
-from components import ingest, ingest_job, validation_gate
-from pipeline import configs, local_runner
+from components import ingest_job, validation_gate
+from pipeline import configs
+from pipeline import local_runner
+from vocabulary import layout
+import vocabulary
 
 
 def _append_example(folder, age):
@@ -26,16 +29,16 @@ def _append_example(folder, age):
 def test_out_of_range_age_stops_the_run_before_training(synthetic_dir, tmp_path):
   records = tmp_path / "records"
   ingest_job.run_ingest("utkface", str(synthetic_dir), str(records), show_progress=False)
-  _append_example(records / ingest.split_dir("train"), age=150)
+  _append_example(records / layout.split_dir("train"), age=150)
 
   with pytest.raises(validation_gate.DataAnomaliesError) as error:
-    local_runner.run_local(data_root=str(records), dataset=configs.TFRECORDS, home=str(tmp_path / "home"),
+    local_runner.run_local(data_root=str(records), dataset=vocabulary.TFRECORDS, home=str(tmp_path / "home"),
                            training=configs.SMOKE_TRAINING, thresholds=configs.SMOKE_THRESHOLDS)
   assert str(error.value).splitlines() == [  # the one bad example's anomaly, in the one split it is in
       "data anomalies, stopping before training:",
       "  train: age: Out-of-range values (Unexpectedly large value: 150.)"]
 
-  paths = local_runner.LocalPaths(str(tmp_path / "home"), f"{configs.PIPELINE_NAME}-{configs.TFRECORDS}")
+  paths = local_runner.LocalPaths(str(tmp_path / "home"), f"{configs.PIPELINE_NAME}-{vocabulary.TFRECORDS}")
   store = metadata_store.MetadataStore(tfx_metadata.sqlite_metadata_connection_config(paths.metadata_path))
   ran = {c.name.split(".", 1)[1] for c in store.get_contexts_by_type("node")
          if store.get_executions_by_context(c.id)}

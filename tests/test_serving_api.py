@@ -19,10 +19,11 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      inference_pb2, input_pb2, model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc, regression_pb2)
 
-from pipeline import cli, configs
+from pipeline import cli
 from serving import client as client_lib
 from serving import config, server as server_lib
 from tests.conftest import REPO, UTKFACE_DIR, decompression_bomb_png
+import vocabulary
 
 WOMAN_26 = UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg"
 MAN_OLD = UTKFACE_DIR / "100_0_0_20170112213500903.jpg.chip.jpg"
@@ -37,16 +38,16 @@ def served(tmp_path_factory, shipped_models):
   """Both models (the classifier as two versions labelled stable and canary), a model whose only version
   is broken and one with no version at all, on free ports."""
   root = tmp_path_factory.mktemp("serving_api") / "models"
-  version = int(os.path.basename(shipped_models[configs.CLASSIFIER]))
+  version = int(os.path.basename(shipped_models[vocabulary.CLASSIFIER]))
   for v in (version, version + 1):
-    shutil.copytree(shipped_models[configs.CLASSIFIER], root / configs.CLASSIFIER / str(v))
-  shutil.copytree(shipped_models[configs.REGRESSOR], root / configs.REGRESSOR / str(version))
+    shutil.copytree(shipped_models[vocabulary.CLASSIFIER], root / vocabulary.CLASSIFIER / str(v))
+  shutil.copytree(shipped_models[vocabulary.REGRESSOR], root / vocabulary.REGRESSOR / str(version))
   (root / BROKEN / "1").mkdir(parents=True)
   (root / BROKEN / "1" / "saved_model.pb").write_bytes(b"not a SavedModel")
   (root / EMPTY).mkdir()
   model_config = config.model_server_config(
-      str(root), models=configs.MODELS + (BROKEN, EMPTY),
-      labels={configs.CLASSIFIER: {config.STABLE: version, config.CANARY: version + 1}})
+      str(root), models=vocabulary.MODELS + (BROKEN, EMPTY),
+      labels={vocabulary.CLASSIFIER: {config.STABLE: version, config.CANARY: version + 1}})
   server = server_lib.ModelServer(model_config, rest_port=0, grpc_port=0, host="127.0.0.1",
                                   max_request_bytes=MAX_REQUEST_BYTES, poll_seconds=0.5).start()
   yield Served(server, version, f"http://127.0.0.1:{server.rest_port}", f"127.0.0.1:{server.grpc_port}")
@@ -95,7 +96,7 @@ def _rpc_error(call, request) -> grpc.RpcError:
 
 def _example(image: bytes) -> tf.train.Example:
   return tf.train.Example(features=tf.train.Features(feature={
-      configs.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))}))
+      vocabulary.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))}))
 
 
 # REST: status and metadata.
@@ -401,7 +402,7 @@ def test_rest_and_grpc_clients_return_identical_predictions(served):
   jpegs = [WOMAN_26.read_bytes(), MAN_OLD.read_bytes()]
   with client_lib.connect(served.url.replace("http://", ""), "rest") as rest_client, \
        client_lib.connect(served.target, "grpc") as grpc_client:
-    for model in configs.MODELS:
+    for model in vocabulary.MODELS:
       by_rest, by_grpc = rest_client.predict(model, jpegs), grpc_client.predict(model, jpegs)
       assert set(by_rest) == set(by_grpc) and by_rest
       for name in by_rest:
@@ -438,7 +439,7 @@ def test_fdp_predict_json_format(served, capsys, tmp_path):
                           "warnings"]
     assert isinstance(face["warnings"], list)
     assert face["box"] == [0, 0, 200, 200] and face["score"] == 1.0
-    assert face["age_bucket"] in configs.AGE_BUCKETS and face["gender"] in configs.GENDERS
+    assert face["age_bucket"] in vocabulary.AGE_BUCKETS and face["gender"] in vocabulary.GENDERS
     assert 0.2 <= face["age_bucket_prob"] <= 1 and 0.5 <= face["gender_prob"] <= 1
     assert isinstance(face["age"], float) and face["age"] == round(face["age"], 1)
   for record in records[1:3]:

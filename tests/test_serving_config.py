@@ -10,8 +10,8 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from pipeline import configs
 from serving import batching, config, protos
+import vocabulary
 
 K8S = pathlib.Path(config.__file__).parent / "k8s"
 README = pathlib.Path(config.__file__).parent.parent / "README.md"
@@ -34,7 +34,7 @@ def test_models_config_serves_the_latest_version_of_both_models():
   parsed = text_format.Parse(config.config_texts("/models")[config.MODELS_CONFIG],
                              model_server_config_pb2.ModelServerConfig())
   entries = {c.name: c for c in parsed.model_config_list.config}
-  assert set(entries) == set(configs.MODELS)
+  assert set(entries) == set(vocabulary.MODELS)
   for name, entry in entries.items():
     assert entry.base_path == f"/models/{name}"
     assert entry.model_platform == "tensorflow"
@@ -44,7 +44,7 @@ def test_models_config_serves_the_latest_version_of_both_models():
 
 
 def test_labels_pin_specific_versions():
-  labels = {configs.CLASSIFIER: {config.STABLE: 3, config.CANARY: 4}}
+  labels = {vocabulary.CLASSIFIER: {config.STABLE: 3, config.CANARY: 4}}
   parsed = config.model_server_config("/srv", labels=labels)
   classifier, regressor = parsed.model_config_list.config
   assert list(classifier.model_version_policy.specific.versions) == [3, 4]

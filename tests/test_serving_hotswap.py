@@ -10,10 +10,10 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from pipeline import configs
 from serving import client as client_lib
 from serving import config, server as server_lib
 from tests.conftest import UTKFACE_DIR, fdp_serve
+import vocabulary
 
 JPEG = (UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg").read_bytes()
 CLIENTS_PER_PROTOCOL = 3
@@ -22,7 +22,7 @@ LOAD_SECONDS_AROUND_SWAP = 1.5
 
 def _grpc_predict(stub):
   request = predict_pb2.PredictRequest()
-  request.model_spec.name = configs.CLASSIFIER
+  request.model_spec.name = vocabulary.CLASSIFIER
   request.inputs["images"].CopyFrom(tf.make_tensor_proto([JPEG], dtype=tf.string))
   return stub.Predict(request, timeout=60).model_spec.version.value
 
@@ -36,9 +36,9 @@ def _wait_for(condition, timeout=90.0):
 
 def test_hot_swap_under_load(tmp_path, shipped_models):
   root = tmp_path / "models"
-  old = int(os.path.basename(shipped_models[configs.CLASSIFIER]))
+  old = int(os.path.basename(shipped_models[vocabulary.CLASSIFIER]))
   new = old + 1
-  shutil.copytree(shipped_models[configs.CLASSIFIER], root / configs.CLASSIFIER / str(old))
+  shutil.copytree(shipped_models[vocabulary.CLASSIFIER], root / vocabulary.CLASSIFIER / str(old))
   server = server_lib.ModelServer(config.model_config_for_base_dir(str(root)), rest_port=0, grpc_port=0,
                                   host="127.0.0.1", poll_seconds=0.2).start()
   stop = threading.Event()
@@ -49,7 +49,7 @@ def test_hot_swap_under_load(tmp_path, shipped_models):
     with client_lib.connect(f"127.0.0.1:{server.rest_port}", "rest", timeout=60) as client:
       while not stop.is_set():
         try:
-          assert client.predict(configs.CLASSIFIER, [JPEG])["age_bucket"].shape == (1, 5)
+          assert client.predict(vocabulary.CLASSIFIER, [JPEG])["age_bucket"].shape == (1, 5)
           with lock:
             answered["rest"] += 1
         except Exception as e:  # pylint: disable=broad-except
@@ -72,8 +72,8 @@ def test_hot_swap_under_load(tmp_path, shipped_models):
     for thread in threads:
       thread.start()
     time.sleep(LOAD_SECONDS_AROUND_SWAP)
-    shutil.copytree(shipped_models[configs.CLASSIFIER], root / configs.CLASSIFIER / str(new))  # a push, not atomic
-    states = lambda: {s["version"]: s["state"] for s in status.status(configs.CLASSIFIER)["model_version_status"]}
+    shutil.copytree(shipped_models[vocabulary.CLASSIFIER], root / vocabulary.CLASSIFIER / str(new))  # a push, not atomic
+    states = lambda: {s["version"]: s["state"] for s in status.status(vocabulary.CLASSIFIER)["model_version_status"]}
     _wait_for(lambda: states() == {str(new): "AVAILABLE", str(old): "END"})
     time.sleep(0.5)  # answers the old version gave just before END may still be on their way to the clients
     swapped_at = len(answered["grpc"])
@@ -105,4 +105,4 @@ def test_fdp_serve_command(tmp_path, shipped_models):
     body = requests.get(f"http://127.0.0.1:{rest_port}/v1/models/regressor", timeout=30).json()
     assert body["model_version_status"][0]["state"] == "AVAILABLE"
     with client_lib.connect(f"127.0.0.1:{grpc_port}", "grpc") as client:
-      assert client.predict(configs.REGRESSOR, [JPEG, JPEG])["age"].shape == (2, 1)
+      assert client.predict(vocabulary.REGRESSOR, [JPEG, JPEG])["age"].shape == (2, 1)

@@ -8,8 +8,10 @@ import sys
 
 import pytest
 
-from pipeline import configs, evaluate
+from pipeline import evaluate
+from serving import defaults
 from tests.conftest import REPO, UTKFACE_DIR, fdp_serve
+import vocabulary
 
 REPORT = REPO / "benchmarks" / "results" / "quality.json"
 JPEG = UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg"  # a 26-year-old woman
@@ -31,8 +33,8 @@ def reported():
 @pytest.fixture(scope="module")
 def evaluated(utkface_records):
   reports = {}
-  for kind in configs.MODELS:
-    result = _fdp("evaluate", "--model", os.path.join(configs.SHIPPED_MODELS_DIR, kind),
+  for kind in vocabulary.MODELS:
+    result = _fdp("evaluate", "--model", os.path.join(defaults.SHIPPED_MODELS_DIR, kind),
                   "--data", str(utkface_records), "--split", "test", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     reports[kind] = json.loads(result.stdout)
@@ -40,7 +42,7 @@ def evaluated(utkface_records):
 
 
 def test_fdp_evaluate_reproduces_the_reported_figures(evaluated, reported):
-  for kind in configs.MODELS:
+  for kind in vocabulary.MODELS:
     got, published = evaluated[kind], reported[kind]
     assert got["kind"] == kind and got["split"] == "test"
     assert got["n"] == published["n"] == 2298
@@ -71,10 +73,10 @@ def test_the_readme_and_the_model_card_publish_the_report(reported):
 
 
 def test_the_shipped_models_are_small(reported):
-  for kind in configs.MODELS:
-    versions = os.listdir(os.path.join(configs.SHIPPED_MODELS_DIR, kind))
+  for kind in vocabulary.MODELS:
+    versions = os.listdir(os.path.join(defaults.SHIPPED_MODELS_DIR, kind))
     assert len(versions) == 1 and versions[0].isdigit()
-    folder = os.path.join(configs.SHIPPED_MODELS_DIR, kind, versions[0])
+    folder = os.path.join(defaults.SHIPPED_MODELS_DIR, kind, versions[0])
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
     assert size <= 20 * 2 ** 20, (kind, size)
     assert reported[kind]["saved_model_mb"] == pytest.approx(size / 2 ** 20, abs=0.01)
@@ -82,13 +84,13 @@ def test_the_shipped_models_are_small(reported):
 
 def test_fdp_serve_and_fdp_predict_use_the_shipped_models_by_default():
   with fdp_serve() as (lines, rest_port, _):
-    assert any(line.startswith(f"classifier: {configs.SHIPPED_MODELS_DIR}") for line in lines), lines
+    assert any(line.startswith(f"classifier: {defaults.SHIPPED_MODELS_DIR}") for line in lines), lines
     result = _fdp("predict", str(JPEG), "--no-detect", "--json", "--server", f"127.0.0.1:{rest_port}", timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     face = json.loads(result.stdout.splitlines()[0])["faces"][0]
-    direct = {kind: evaluate.predict(evaluate.load_model(os.path.join(configs.SHIPPED_MODELS_DIR, kind))[1],
-                                     [JPEG.read_bytes()]) for kind in configs.MODELS}
-    female = direct[configs.CLASSIFIER]["gender"][0, 0] > 0.5
+    direct = {kind: evaluate.predict(evaluate.load_model(os.path.join(defaults.SHIPPED_MODELS_DIR, kind))[1],
+                                     [JPEG.read_bytes()]) for kind in vocabulary.MODELS}
+    female = direct[vocabulary.CLASSIFIER]["gender"][0, 0] > 0.5
     assert face["gender"] == ("female" if female else "male")
-    assert face["age_bucket"] == configs.AGE_BUCKETS[int(direct[configs.CLASSIFIER]["age_bucket"][0].argmax())]
-    assert face["age"] == pytest.approx(float(direct[configs.REGRESSOR]["age"][0, 0]), abs=0.06)
+    assert face["age_bucket"] == vocabulary.AGE_BUCKETS[int(direct[vocabulary.CLASSIFIER]["age_bucket"][0].argmax())]
+    assert face["age"] == pytest.approx(float(direct[vocabulary.REGRESSOR]["age"][0, 0]), abs=0.06)

@@ -29,7 +29,8 @@ def test_the_next_run_picks_up_a_new_span(tmp_path):
 
 
 def test_a_new_span_with_another_age_distribution_is_reported_as_drift(tmp_path):
-  from pipeline import configs, local_runner
+  from pipeline import configs
+  from pipeline import local_runner
   data = tmp_path / "data"
   synthetic_faces.write_dataset(str(data / "span-1"), count=120, size=48, seed=1)
   first = local_runner.run_local(str(data), "utkface", str(tmp_path / "home"), training=configs.SMOKE_TRAINING,

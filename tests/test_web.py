@@ -15,11 +15,11 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug import serving as werkzeug_serving
 
-from pipeline import configs
 from serving import client as client_lib
 from serving import face_detection
 from serving.web import app as app_lib
 from tests.test_face_detection import encode
+import vocabulary
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -63,7 +63,7 @@ def test_the_api_answers_one_face_with_its_predictions(api):
   assert (answer["width"], answer["height"]) == ASTRONAUT.size
   [face] = answer["faces"]
   assert set(face) == FACE_FIELDS
-  assert face["age_bucket"] in configs.AGE_BUCKETS and face["gender"] in configs.GENDERS
+  assert face["age_bucket"] in vocabulary.AGE_BUCKETS and face["gender"] in vocabulary.GENDERS
   assert 0.2 <= face["age_bucket_prob"] <= 1 and 0.5 <= face["gender_prob"] <= 1 and 0 < face["age"] < 125
   [detected] = face_detection.detect_faces(encode(ASTRONAUT))
   assert face["box"] == list(detected.box)
@@ -208,7 +208,7 @@ def assert_one_labelled_box(browser, expected_box, photo_size):
   boxes = wait_for(browser, expected_conditions.presence_of_all_elements_located((By.CSS_SELECTOR, ".face-box")))
   assert len(boxes) == 1
   label = boxes[0].find_element(By.CLASS_NAME, "face-label").text
-  assert any(bucket in label for bucket in configs.AGE_BUCKETS) and any(g in label for g in configs.GENDERS)
+  assert any(bucket in label for bucket in vocabulary.AGE_BUCKETS) and any(g in label for g in vocabulary.GENDERS)
   summary = browser.find_element(By.CSS_SELECTOR, "#face-list li").text
   assert "age " in summary and "%" in summary and "years" in summary
   assert browser.find_element(By.ID, "status").text == "1 face found."

@@ -13,10 +13,10 @@ import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from pipeline import configs
-from pipeline.configs import TrainingConfig
 from trainer import images, models
-from trainer.signatures import (EXAMPLES_INPUT, IMAGES_INPUT, SERVING_DEFAULT, SERVING_EXAMPLES,
+from trainer.hyperparameters import TrainingConfig
+import vocabulary
+from vocabulary.signatures import (EXAMPLES_INPUT, IMAGES_INPUT, SERVING_DEFAULT, SERVING_EXAMPLES,
                                 TRANSFORM_FEATURES)
 
 # The trained weights are the SavedModel's own variables (the Keras model is tracked as `model`), so a
@@ -46,14 +46,14 @@ class ServingModule(tf.Module):
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
   def serve_examples(self, serialized):
-    spec = {configs.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)}
-    return self._predict(tf.io.parse_example(serialized, spec)[configs.IMAGE_KEY])
+    spec = {vocabulary.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)}
+    return self._predict(tf.io.parse_example(serialized, spec)[vocabulary.IMAGE_KEY])
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
   def transform_features(self, serialized):
     raw = tf.io.parse_example(serialized, self._raw_feature_spec)
     transformed = self.tft_layer(raw)
-    transformed.pop(configs.IMAGE_KEY, None)  # labels only: TFMA need not carry image bytes twice
+    transformed.pop(vocabulary.IMAGE_KEY, None)  # labels only: TFMA need not carry image bytes twice
     return transformed
 
 

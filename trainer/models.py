@@ -11,28 +11,29 @@ distribution's expectation, trained with an L1 loss as well.
 import keras
 from keras import ops
 
-from pipeline import configs
-from pipeline.configs import TrainingConfig
 from trainer import face_network
+from trainer import hyperparameters
+from trainer.hyperparameters import TrainingConfig
+import vocabulary
 
 AGE_DISTRIBUTION_KEY = "age_distribution"  # auxiliary output: P(age = 0..MAX_AGE), not exported
-AGE_BINS = configs.MAX_AGE + 1
+AGE_BINS = vocabulary.MAX_AGE + 1
 PRETRAINED_GENDER_SIGN = -1.0  # the pretrained gender head gives P(male): measured on UTKFace labels
 BN_MOMENTUM = 0.9  # Keras' 0.99 leaves the moving statistics behind: eval predictions collapse
 
 # The outputs each model is exported (served, evaluated) with.
 EXPORTED_OUTPUTS = {
-    configs.CLASSIFIER: (configs.AGE_BUCKET_KEY, configs.GENDER_KEY),
-    configs.REGRESSOR: (configs.AGE_KEY,),
+    vocabulary.CLASSIFIER: (vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY),
+    vocabulary.REGRESSOR: (vocabulary.AGE_KEY,),
 }
 # What the Trainer's early stopping watches on the eval split (and restores the best epoch of).
-SELECTION_METRIC = {configs.CLASSIFIER: "val_loss", configs.REGRESSOR: "val_age_mean_absolute_error"}
+SELECTION_METRIC = {vocabulary.CLASSIFIER: "val_loss", vocabulary.REGRESSOR: "val_age_mean_absolute_error"}
 # Loss weights: the judged heads at 1, the auxiliary ones lower.
 LOSS_WEIGHTS = {
-    configs.CLASSIFIER: {configs.AGE_BUCKET_KEY: 1.0, configs.GENDER_KEY: 1.0,
-                         AGE_DISTRIBUTION_KEY: 0.5, configs.AGE_KEY: 0.02},
-    configs.REGRESSOR: {configs.AGE_BUCKET_KEY: 0.2, configs.GENDER_KEY: 0.2,
-                        AGE_DISTRIBUTION_KEY: 1.0, configs.AGE_KEY: 0.05},
+    vocabulary.CLASSIFIER: {vocabulary.AGE_BUCKET_KEY: 1.0, vocabulary.GENDER_KEY: 1.0,
+                         AGE_DISTRIBUTION_KEY: 0.5, vocabulary.AGE_KEY: 0.02},
+    vocabulary.REGRESSOR: {vocabulary.AGE_BUCKET_KEY: 0.2, vocabulary.GENDER_KEY: 0.2,
+                        AGE_DISTRIBUTION_KEY: 1.0, vocabulary.AGE_KEY: 0.05},
 }
 
 
@@ -75,7 +76,8 @@ class Expectation(keras.layers.Layer):
 
 class AgeDistributionLoss(keras.losses.Loss):
   """KL divergence between a Gaussian of width `sigma` years around the true age and the predicted
-  age distribution."""
+  age distribution. sigma 0: no label distribution, the target is the true age's bin alone (plain
+  softmax cross-entropy over the age bins)."""
 
   def __init__(self, sigma: float = 2.0, name="age_distribution_loss", **kwargs):
     super().__init__(name=name, **kwargs)
@@ -84,7 +86,10 @@ class AgeDistributionLoss(keras.losses.Loss):
   def call(self, y_true, y_pred):
     ages = ops.arange(AGE_BINS, dtype="float32")
     age = ops.reshape(ops.cast(y_true, "float32"), (-1, 1))
-    target = ops.exp(-0.5 * ops.square((ages - age) / self.sigma))
+    if self.sigma <= 0:
+      target = ops.cast(ops.equal(ages, ops.round(age)), "float32")
+    else:
+      target = ops.exp(-0.5 * ops.square((ages - age) / self.sigma))
     target = target / ops.sum(target, axis=-1, keepdims=True)
     eps = 1e-7
     return ops.sum(target * (ops.log(target + eps) - ops.log(y_pred + eps)), axis=-1)
@@ -123,7 +128,7 @@ def load_pretrained(model: keras.Model, weights: dict) -> None:
   for layer in model.layers:
     if f"{layer.name}/kernel" in weights:
       layer.set_weights([weights[f"{layer.name}/kernel"], weights[f"{layer.name}/bias"]])
-  gender = model.get_layer(configs.GENDER_KEY)
+  gender = model.get_layer(vocabulary.GENDER_KEY)
   gender.set_weights([PRETRAINED_GENDER_SIGN * weights["gender_pred/kernel"],
                       PRETRAINED_GENDER_SIGN * weights["gender_pred/bias"]])
   age = model.get_layer(AGE_DISTRIBUTION_KEY)
@@ -137,11 +142,11 @@ def load_pretrained(model: keras.Model, weights: dict) -> None:
 def heads(features) -> dict:
   age_distribution = keras.layers.Dense(AGE_BINS, activation="softmax", name=AGE_DISTRIBUTION_KEY)(features)
   return {
-      configs.AGE_BUCKET_KEY: keras.layers.Dense(
-          len(configs.AGE_BUCKETS), activation="softmax", name=configs.AGE_BUCKET_KEY)(features),
-      configs.GENDER_KEY: keras.layers.Dense(1, activation="sigmoid", name=configs.GENDER_KEY)(features),
+      vocabulary.AGE_BUCKET_KEY: keras.layers.Dense(
+          len(vocabulary.AGE_BUCKETS), activation="softmax", name=vocabulary.AGE_BUCKET_KEY)(features),
+      vocabulary.GENDER_KEY: keras.layers.Dense(1, activation="sigmoid", name=vocabulary.GENDER_KEY)(features),
       AGE_DISTRIBUTION_KEY: age_distribution,
-      configs.AGE_KEY: Expectation(name=configs.AGE_KEY)(age_distribution),
+      vocabulary.AGE_KEY: Expectation(name=vocabulary.AGE_KEY)(age_distribution),
   }
 
 
@@ -156,17 +161,17 @@ def optimizer(cfg: TrainingConfig, steps_per_epoch: int) -> keras.optimizers.Opt
 
 def build_model(model_name: str, cfg: TrainingConfig, steps_per_epoch: int = 1) -> keras.Model:
   """The multi-task network, compiled with `model_name`'s loss weights."""
-  images = keras.Input((cfg.image_size, cfg.image_size, 3), name=configs.IMAGE_KEY)
-  features = faceres_backbone(images, cfg) if cfg.backbone == configs.FACERES else backbone(images, cfg)
+  images = keras.Input((cfg.image_size, cfg.image_size, 3), name=vocabulary.IMAGE_KEY)
+  features = faceres_backbone(images, cfg) if cfg.backbone == hyperparameters.FACERES else backbone(images, cfg)
   model = keras.Model(images, heads(features), name=model_name)
   model.compile(
       optimizer=optimizer(cfg, steps_per_epoch),
-      loss={configs.AGE_BUCKET_KEY: keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-            configs.GENDER_KEY: keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
+      loss={vocabulary.AGE_BUCKET_KEY: keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+            vocabulary.GENDER_KEY: keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
             AGE_DISTRIBUTION_KEY: AgeDistributionLoss(cfg.age_sigma),
-            configs.AGE_KEY: keras.losses.MeanAbsoluteError()},
+            vocabulary.AGE_KEY: keras.losses.MeanAbsoluteError()},
       loss_weights=LOSS_WEIGHTS[model_name],
-      metrics={configs.AGE_BUCKET_KEY: ["categorical_accuracy"],
-               configs.GENDER_KEY: ["binary_accuracy"],
-               configs.AGE_KEY: ["mean_absolute_error"]})
+      metrics={vocabulary.AGE_BUCKET_KEY: ["categorical_accuracy"],
+               vocabulary.GENDER_KEY: ["binary_accuracy"],
+               vocabulary.AGE_KEY: ["mean_absolute_error"]})
   return model

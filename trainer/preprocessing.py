@@ -2,7 +2,7 @@
 would materialise float images for the whole dataset in RAM); trainer/images.py decodes them."""
 import tensorflow as tf
 
-from pipeline import configs
+import vocabulary
 
 
 def _dense(tensor: tf.Tensor) -> tf.Tensor:
@@ -12,16 +12,16 @@ def _dense(tensor: tf.Tensor) -> tf.Tensor:
 
 def age_bucket(age: tf.Tensor) -> tf.Tensor:
   """0-24 -> 0, 25-49 -> 1, 50-74 -> 2, 75-99 -> 3, 100+ -> 4."""
-  last = len(configs.AGE_BUCKETS) - 1
-  return tf.minimum(tf.math.floordiv(age, configs.AGE_BUCKET_WIDTH), last)
+  last = len(vocabulary.AGE_BUCKETS) - 1
+  return tf.minimum(tf.math.floordiv(age, vocabulary.AGE_BUCKET_WIDTH), last)
 
 
 def preprocessing_fn(inputs):
   """Raw tf.Example features -> {image bytes, age, age_bucket, gender}."""
-  age = tf.cast(_dense(inputs[configs.AGE_KEY]), tf.int64)
+  age = tf.cast(_dense(inputs[vocabulary.AGE_KEY]), tf.int64)
   return {
-      configs.IMAGE_KEY: _dense(inputs[configs.IMAGE_KEY]),
-      configs.AGE_KEY: tf.cast(age, tf.float32),
-      configs.AGE_BUCKET_KEY: age_bucket(age),
-      configs.GENDER_KEY: tf.cast(_dense(inputs[configs.GENDER_KEY]), tf.int64),
+      vocabulary.IMAGE_KEY: _dense(inputs[vocabulary.IMAGE_KEY]),
+      vocabulary.AGE_KEY: tf.cast(age, tf.float32),
+      vocabulary.AGE_BUCKET_KEY: age_bucket(age),
+      vocabulary.GENDER_KEY: tf.cast(_dense(inputs[vocabulary.GENDER_KEY]), tf.int64),
   }

@@ -14,9 +14,10 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import logging
 
-from pipeline import configs
-from pipeline.configs import TrainingConfig
 from trainer import export, face_network, images, models
+from trainer import hyperparameters
+from trainer.hyperparameters import TrainingConfig
+import vocabulary
 
 AUTOTUNE = tf.data.AUTOTUNE
 logger = logging.getLogger("fdp.trainer")
@@ -33,11 +34,11 @@ def distribution_strategy() -> tf.distribute.Strategy:
 
 def labels_for(features) -> dict:
   """The label of every head (both models are fit on all of them, with different loss weights)."""
-  age = tf.cast(features[configs.AGE_KEY], tf.float32)
-  return {configs.AGE_BUCKET_KEY: tf.one_hot(features[configs.AGE_BUCKET_KEY], len(configs.AGE_BUCKETS)),
-          configs.GENDER_KEY: tf.cast(features[configs.GENDER_KEY], tf.float32)[..., tf.newaxis],
+  age = tf.cast(features[vocabulary.AGE_KEY], tf.float32)
+  return {vocabulary.AGE_BUCKET_KEY: tf.one_hot(features[vocabulary.AGE_BUCKET_KEY], len(vocabulary.AGE_BUCKETS)),
+          vocabulary.GENDER_KEY: tf.cast(features[vocabulary.GENDER_KEY], tf.float32)[..., tf.newaxis],
           models.AGE_DISTRIBUTION_KEY: age,
-          configs.AGE_KEY: age[..., tf.newaxis]}
+          vocabulary.AGE_KEY: age[..., tf.newaxis]}
 
 
 def _random_affine(batch: tf.Tensor, cfg: TrainingConfig) -> tf.Tensor:
@@ -85,7 +86,7 @@ def dataset_from_records(files, parse_features, cfg: TrainingConfig,
 
   def _decode(serialized):
     features = parse_features(serialized)
-    image = images.decode_image(features[configs.IMAGE_KEY], cfg.image_size)
+    image = images.decode_image(features[vocabulary.IMAGE_KEY], cfg.image_size)
     return tf.cast(tf.round(image * 255.0), tf.uint8), labels_for(features)
 
   def _to_float(batch, labels):
@@ -171,7 +172,7 @@ def start_from_base(model: keras.Model, cfg: TrainingConfig, base_model_dir: Opt
     return None
   pretrained = pretrained_weights_dir(base_model_dir)
   if pretrained:
-    if cfg.backbone != configs.FACERES:
+    if cfg.backbone != hyperparameters.FACERES:
       raise ValueError(f"the base model {pretrained} is a pretrained face network; backbone is {cfg.backbone!r}")
     models.load_pretrained(model, face_network.load_converted(pretrained))
     logger.info("starting from the pretrained face network in %s", pretrained)
@@ -221,7 +222,7 @@ def run_fn(fn_args) -> None:
   custom = fn_args.custom_config or {}
   model_name = custom["model"]
   cfg = TrainingConfig(**custom.get("training", {}))
-  if model_name == configs.REGRESSOR:
+  if model_name == vocabulary.REGRESSOR:
     cfg = dataclasses.replace(cfg, epochs=cfg.regressor_epochs, learning_rate=cfg.regressor_learning_rate,
                               warm_start=True)
   train_and_export(model_name, cfg, fn_args.train_files, fn_args.eval_files, fn_args.transform_output,

@@ -15,13 +15,13 @@ from typing import Callable, List, Optional, Sequence
 import flask
 from werkzeug import exceptions
 
-from pipeline import configs
 from serving import client as client_lib
 from serving import face_detection
 from serving import faces as faces_lib
-from serving import trust as trust_lib
 from serving import image_bytes
+from serving import trust as trust_lib
 from serving.web import uploads
+import vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ UNREACHABLE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 PredictCrops = Callable[[Sequence[bytes]], List[dict]]
 
 
-def client_predictor(client: client_lib.ServingClient, models: Sequence[str] = configs.MODELS) -> PredictCrops:
+def client_predictor(client: client_lib.ServingClient, models: Sequence[str] = vocabulary.MODELS) -> PredictCrops:
   """Crops -> the served models (through the client library) -> `fdp predict`'s fields per face."""
 
   return lambda crops: faces_lib.predict_crops(client, crops, models)
