@@ -11,7 +11,7 @@ setuptools.setup(
     description="UTKFace/WIKI -> TFX (TFDV, TFT, Trainer, TFMA) -> TF Serving, locally or on Kubeflow",
     python_requires=">=3.9,<3.11",
     packages=setuptools.find_packages(include=["pipeline*", "components*", "trainer*", "serving*",
-                                               "kubeflow*", "vocabulary*"]),
-    package_data={"pipeline": ["schema/*.pbtxt"], "serving.web": ["templates/*.html", "static/*"]},
-    entry_points={"console_scripts": ["fdp=pipeline.cli:main"]},
+                                               "kubeflow*", "vocabulary*", "cli*"]),
+    package_data={"pipeline": ["schema/*.pbtxt"], "serving.application.web": ["templates/*.html", "static/*"]},
+    entry_points={"console_scripts": ["fdp=cli.main:main"]},
 )

@@ -3,7 +3,7 @@ folder, for each detector (BlazeFace, the default, and MTCNN) in the same run.
 
 Photos: 1280x720 canvases holding 1 or 5 real UTKFace faces (150-260 px, random places, different photos
 for every sample), plus scikit-image's `astronaut` (512x512, one face). Per photo: detection (decode,
-detector, alignment, JPEG crops: serving/face_detection.py) and prediction (the crops through the client
+detector, alignment, JPEG crops: serving/application/face_detection.py) and prediction (the crops through the client
 library to both served models, REST and gRPC, against `fdp serve`'s server started in this process).
 Medians over the samples, after a warm-up. Recall: AAF's outside photos with a face found (every photo
 holds one face) and composites with every face found. Throughput: `fdp predict AAF_DIR --json` as a
@@ -19,8 +19,6 @@ import json
 import os
 import platform
 import random
-import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -64,7 +62,7 @@ def astronaut_photos(count: int):
 
 def time_photos(photos, expected_faces: int, predictors, detector: str) -> dict:
   """Median milliseconds per photo: detection, prediction per protocol, and their sum."""
-  from serving import face_detection  # pylint: disable=g-import-not-at-top
+  from serving.application import face_detection  # pylint: disable=g-import-not-at-top
   detect_ms, predict_ms, found = [], {name: [] for name in predictors}, []
   for index, photo in enumerate(photos):
     start = time.perf_counter()
@@ -94,7 +92,7 @@ def time_photos(photos, expected_faces: int, predictors, detector: str) -> dict:
 
 def aaf_recall(aaf_dir: str, detector: str, limit: int = 0) -> dict:
   """AAF photos (one face each) with at least one face found."""
-  from serving import face_detection  # pylint: disable=g-import-not-at-top
+  from serving.application import face_detection  # pylint: disable=g-import-not-at-top
   names = sorted(os.listdir(os.path.join(aaf_dir, "faces")))[:limit or None]
   found, extra, start = 0, 0, time.perf_counter()
   for name in names:
@@ -117,7 +115,7 @@ def predict_folder(folder: str, detector: str, rest_port: int, limit: int = 0) -
       for name in sorted(os.listdir(folder))[:limit]:
         os.symlink(os.path.join(folder, name), os.path.join(target, name))
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", target, "--json", "--no-progress",
+    done = subprocess.run([sys.executable, "-m", "cli", "predict", target, "--json", "--no-progress",
                            "--detector", detector, "--server", f"127.0.0.1:{rest_port}"],
                           cwd=REPO, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
@@ -156,17 +154,6 @@ def warnings_vs_labels(records, labels_csv: str) -> dict:
           for name, split in outcome.items()}
 
 
-def start_fdp_serve(serving_root: str):
-  process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--model-base-dir", serving_root,
-                              "--rest-port", "0", "--grpc-port", "0", "--host", "127.0.0.1"], cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-  for line in process.stdout:
-    match = re.search(r"REST on 127.0.0.1:(\d+)", line)
-    if match:
-      return process, int(match.group(1))
-  raise RuntimeError("fdp serve did not start")
-
-
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--serving-root", default=os.path.join(REPO, "models"),
@@ -183,9 +170,9 @@ def main() -> int:
   parser.add_argument("--skip-aaf", action="store_true")
   parser.add_argument("--out", default=os.path.join(RESULTS, "face_detection.json"))
   args = parser.parse_args()
-  from serving import client as client_lib  # pylint: disable=g-import-not-at-top
-  from serving import server as server_lib  # pylint: disable=g-import-not-at-top
-  from serving.web import app as app_lib  # pylint: disable=g-import-not-at-top
+  from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
+  from serving.server import model_server as server_lib  # pylint: disable=g-import-not-at-top
+  from serving.application.web import app as app_lib  # pylint: disable=g-import-not-at-top
   server = server_lib.ModelServer(server_lib.build_model_config(None, args.serving_root), rest_port=0,
                                   grpc_port=0, host="127.0.0.1").start()
   clients = {client_lib.REST: client_lib.connect(f"127.0.0.1:{server.rest_port}", client_lib.REST),
@@ -204,16 +191,13 @@ def main() -> int:
     client.close()
   server.stop()
   if not args.skip_aaf:
-    serve, rest_port = start_fdp_serve(args.serving_root)
-    try:
+    from serving.server.subprocess_server import fdp_serve  # pylint: disable=g-import-not-at-top
+    with fdp_serve("--model-base-dir", args.serving_root) as (_, rest_port, _):
       for detector in detectors:
         mtcnn = detector == "mtcnn"
         results[detector]["aaf_recall"] = aaf_recall(args.aaf, detector, args.mtcnn_recall_limit if mtcnn else 0)
         results[detector]["fdp_predict_aaf"] = predict_folder(os.path.join(args.aaf, "faces"), detector, rest_port,
                                                               args.mtcnn_predict_limit if mtcnn else 0)
-    finally:
-      serve.send_signal(signal.SIGTERM)
-      serve.wait(timeout=60)
   if "mtcnn" in results and len(detectors) > 1:
     for detector in detectors:
       results[detector]["detect_speedup_vs_mtcnn"] = {

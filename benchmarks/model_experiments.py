@@ -17,7 +17,7 @@ defaults: FaceRes-deep fine-tuned at 160 px from block 6, DLDL age, augmentation
 REDUCED budget (RECIPE_BUDGET: a fixed random subset of the train split, a few classifier epochs, no early
 stopping) and scored on a fixed subset of the eval split and on the ~304-photo stratified All-Age-Faces
 subset of benchmarks/outside.py (never trained on), cropped once through the product's detection and
-alignment (serving/face_detection.py, largest face per photo, no face = wrong; cached in /tmp). Results go to
+alignment (serving/application/face_detection.py, largest face per photo, no face = wrong; cached in /tmp). Results go to
 benchmarks/results/recipe_ablations.json (+ .png). The recorded run:
 
   nice -n 10 .venv/bin/python benchmarks/model_experiments.py --family pretrained --all --records RECORDS
@@ -63,7 +63,7 @@ EXPERIMENTS = {
 # benchmark-only centre crop of every image (fraction of the side kept; None: the whole aligned face),
 # what the change is). Listed in the order they are run; the last ones are dropped first when time is short.
 RECIPE_RESULTS = os.path.join(os.path.dirname(RESULTS), "recipe_ablations.json")
-RECIPE_BUDGET = {"train_images": 5000, "epochs": 2, "eval_images": 1000, "seed": 0}
+RECIPE_BUDGET = {"train_images": 5000, "epochs": 3, "eval_images": 1000, "seed": 0}
 RECIPE_EXPERIMENTS = {
     "faceres-no-training": ({"epochs": 0}, None, "the pretrained network untrained (its own gender and age heads; "
                             "bucket head untrained): the floor"),
@@ -75,13 +75,15 @@ RECIPE_EXPERIMENTS = {
     "faceres-crop-0.8": ({}, 0.8, "tighter crop: centre 0.8 of the aligned face (train, eval and AAF alike)"),
     "faceres-variant-fp16": ({"pretrained_variant": "faceres"}, None, "variant faceres (fp16 weights), not -deep"),
     "faceres-unfreeze-from-12": ({"trainable_from_block": 12}, None, "only blocks 12-13 + heads trained"),
+    "faceres-baseline-seed43": ({"seed": 43}, None, "the baseline again with another seed (heads' initialisation, "
+                                "shuffling, augmentation, dropout): the run-to-run noise"),
 }
 AAF_CACHE = os.path.join("/tmp", "fdp-aaf-subset-crops.npz")
 
 
 def ensure_records(records: str) -> str:
   if not os.path.isdir(records):
-    subprocess.run([sys.executable, "-m", "pipeline.cli", "ingest", vocabulary.UTKFACE,
+    subprocess.run([sys.executable, "-m", "cli", "ingest", vocabulary.UTKFACE,
                     os.path.join(DATASETS, "utkface", "UTKFace"), "--out", records, "--quiet"], check=True)
   return records
 
@@ -212,7 +214,7 @@ def aaf_crops(aaf_dir: str, cache: str = AAF_CACHE) -> dict:
   import numpy as np
   if not os.path.exists(cache):
     import outside  # pylint: disable=g-import-not-at-top  (benchmarks/outside.py, beside this script)
-    from serving import face_detection  # pylint: disable=g-import-not-at-top
+    from serving.application import face_detection  # pylint: disable=g-import-not-at-top
     rows = outside.stratified_subset(outside.read_labels(aaf_dir))
     crops, started = [], time.perf_counter()
     for row in rows:

@@ -92,9 +92,9 @@ def score(rows: List[dict], records: Dict[str, dict]) -> dict:
 def predict_with_fdp(paths: List[str], models_dir: str, detector: Optional[str] = None) -> Dict[str, dict]:
   """`fdp serve` on the models folder + `fdp predict --json --model both` over the photos:
   file name -> the JSON record fdp predict printed."""
-  from tests.conftest import fdp_serve  # pylint: disable=g-import-not-at-top  (the one serve helper)
+  from serving.server.subprocess_server import fdp_serve  # pylint: disable=g-import-not-at-top
   with fdp_serve("--model-base-dir", models_dir) as (_, rest_port, _):
-    command = [sys.executable, "-m", "pipeline.cli", "predict", "--json", "--model", "both",
+    command = [sys.executable, "-m", "cli", "predict", "--json", "--model", "both",
                "--server", f"127.0.0.1:{rest_port}"] + (["--detector", detector] if detector else []) + paths
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
   records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]

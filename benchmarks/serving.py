@@ -82,7 +82,7 @@ def _wait_ready(url: str, process, timeout: float = 180) -> None:
 def _senders(kind: str, address: str, jpeg: bytes):
   """A factory of per-thread `send()` callables for one server kind."""
   import requests  # pylint: disable=g-import-not-at-top
-  from serving import client as client_lib  # pylint: disable=g-import-not-at-top
+  from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
   if kind == "baseline":
     body = {"image": base64.b64encode(jpeg).decode()}
 
@@ -158,7 +158,7 @@ def main() -> int:
   jpeg = IMAGE.read_bytes()
   rest_port, grpc_port, baseline_port = _free_port(), _free_port(), _free_port()
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  ours = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--model-base-dir", args.serving_root,
+  ours = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--model-base-dir", args.serving_root,
                            "--rest-port", str(rest_port), "--grpc-port", str(grpc_port), "--host", "127.0.0.1"],
                           cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   baseline = subprocess.Popen([sys.executable, __file__, "--baseline-server", version_dir, "--port", str(baseline_port)],

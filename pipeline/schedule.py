@@ -46,7 +46,7 @@ class RunLock:
 
 
 def run_command(run_args: List[str]) -> List[str]:
-  return [sys.executable, "-m", "pipeline.cli", "run", "local", *run_args]
+  return [sys.executable, "-m", "cli", "run", "local", *run_args]
 
 
 def run_once(run_args: List[str], lock_path: str, log: Callable[[str], None]) -> Optional[int]:

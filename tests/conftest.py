@@ -1,10 +1,7 @@
 """Shared fixtures. Real data is read where it lies: $FDP_DATASETS (default ../shared/datasets)."""
-import contextlib
 import functools
 import os
 import pathlib
-import re
-import signal
 import struct
 import subprocess
 import sys
@@ -122,7 +119,7 @@ def e2e_pipeline(tmp_path_factory):
   root = tmp_path_factory.mktemp("e2e")
   data = real_utkface_subset(1000, root / "utkface")
   home = root / "home"
-  cmd = [sys.executable, "-m", "pipeline.cli", "run", "local", "--data", str(data), "--home", str(home),
+  cmd = [sys.executable, "-m", "cli", "run", "local", "--data", str(data), "--home", str(home),
          "--epochs", str(E2E_TRAINING["epochs"]), "--regressor-epochs", str(E2E_TRAINING["regressor_epochs"]),
          "--image-size", str(E2E_TRAINING["image_size"]),
          "--batch-size", str(E2E_TRAINING["batch_size"])]
@@ -139,24 +136,3 @@ def e2e_pipeline(tmp_path_factory):
   return home, summary
 
 
-@contextlib.contextmanager
-def fdp_serve(*args, env=None):
-  """`fdp serve ARGS` on free ports of 127.0.0.1, as a subprocess (with `env` added to the environment).
-  Yields (the lines it printed up to its "REST on" line, REST port, gRPC port); then stops it with SIGTERM,
-  after which it must exit 0."""
-  process = subprocess.Popen(
-      [sys.executable, "-m", "pipeline.cli", "serve", *args, "--rest-port", "0", "--grpc-port", "0",
-       "--host", "127.0.0.1"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-      env={**os.environ, **(env or {})})
-  try:
-    lines = []
-    for line in process.stdout:
-      lines.append(line)
-      if line.startswith("REST on"):
-        break
-    match = re.search(r"REST on 127.0.0.1:(\d+) .* gRPC on 127.0.0.1:(\d+)", lines[-1] if lines else "")
-    assert match, lines
-    yield lines, match.group(1), match.group(2)
-  finally:
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0

@@ -2,14 +2,14 @@
 import subprocess
 import sys
 
-from pipeline import cli
+from cli import main as cli
 from trainer import hyperparameters
 import vocabulary
 
 
 def test_help_does_not_import_tensorflow_or_tfx():
   code = ("import sys, contextlib, io\n"
-          "from pipeline import cli\n"
+          "from cli import main as cli\n"
           "with contextlib.redirect_stdout(io.StringIO()):\n"
           "  try: cli.main(['--help'])\n"
           "  except SystemExit: pass\n"

@@ -58,7 +58,7 @@ def test_a_raw_folder_is_split_as_the_pipeline_splits_it(tmp_path):
 
 def test_fdp_evaluate_errors_are_clear(tmp_path):
   def fdp_evaluate(model, data):
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", "evaluate", "--model", str(model), "--data",
+    return subprocess.run([sys.executable, "-m", "cli", "evaluate", "--model", str(model), "--data",
                            str(data), "--json"], cwd=REPO, capture_output=True, text=True)
   result = fdp_evaluate(tmp_path, tmp_path)
   assert result.returncode != 0 and "neither a SavedModel nor a folder of numbered versions" in result.stderr

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from serving import image_bytes
-from serving.web import app as web_app
+from serving.application.web import app as web_app
 from tests.conftest import decompression_bomb_png
 from vocabulary import image_formats
 

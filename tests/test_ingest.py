@@ -96,7 +96,7 @@ def test_real_utkface_counts(utkface_records):
 
 
 def test_fdp_ingest_cli_shows_the_counts(synthetic_dir, tmp_path, capsys):
-  from pipeline import cli
+  from cli import main as cli
   assert cli.main(["ingest", "utkface", str(synthetic_dir), "--out", str(tmp_path / "r"), "--quiet"]) == 0
   printed = capsys.readouterr().out
   assert '"examples": 60' in printed and "fdp run local --data" in printed

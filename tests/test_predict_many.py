@@ -1,5 +1,5 @@
 """`fdp predict` over many photos: folders, input order, requests shared by consecutive photos, bad
-photos reported one by one, the warnings on each face (serving/trust.py), and the real command against
+photos reported one by one, the warnings on each face (serving/application/trust.py), and the real command against
 `fdp serve` with the shipped models on real outside photos (AAF)."""
 import io
 import json
@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from serving import faces, trust
-from tests.conftest import REPO, fdp_serve
+from serving.application import faces
+from serving.application import trust
+from serving.server.subprocess_server import fdp_serve
+from tests.conftest import REPO
 import vocabulary
 
 
@@ -163,7 +165,7 @@ def photo_folder(tmp_path_factory, aaf_dir):
 def test_fdp_predict_a_folder_against_fdp_serve(photo_folder):
   folder, names = photo_folder
   with fdp_serve() as (_, rest_port, _):
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", str(folder), "--json",
+    done = subprocess.run([sys.executable, "-m", "cli", "predict", str(folder), "--json",
                            "--server", f"127.0.0.1:{rest_port}"], cwd=REPO, capture_output=True, text=True,
                           timeout=600, check=False)
   records = [json.loads(line) for line in done.stdout.splitlines()]
@@ -185,7 +187,7 @@ def test_fdp_predict_a_folder_against_fdp_serve(photo_folder):
 
 
 def test_a_small_background_face_is_found_and_marked_too_small(utkface_dir, tmp_path):
-  from serving import face_detection  # pylint: disable=g-import-not-at-top
+  from serving.application import face_detection  # pylint: disable=g-import-not-at-top
   names = sorted(os.listdir(utkface_dir))
   photo = Image.new("RGB", (1280, 720), (120, 120, 120))
   photo.paste(Image.open(utkface_dir / names[5000]).convert("RGB").resize((260, 260)), (200, 200))

@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from pipeline import cli, schedule
+from cli import main as cli
+from pipeline import schedule
 
 
 def test_next_times_follow_the_cron_expression():

@@ -19,9 +19,10 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      inference_pb2, input_pb2, model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc, regression_pb2)
 
-from pipeline import cli
-from serving import client as client_lib
-from serving import config, server as server_lib
+from cli import main as cli
+from serving.client import model_client as client_lib
+from serving.server import config
+from serving.server import model_server as server_lib
 from tests.conftest import REPO, UTKFACE_DIR, decompression_bomb_png
 import vocabulary
 

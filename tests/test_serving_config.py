@@ -10,11 +10,13 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving import batching, config, protos
+from serving.server import batching
+from serving.server import config
+from serving.server import protos
 import vocabulary
 
-K8S = pathlib.Path(config.__file__).parent / "k8s"
-README = pathlib.Path(config.__file__).parent.parent / "README.md"
+K8S = pathlib.Path(config.__file__).parent.parent / "k8s"  # serving/k8s/
+README = K8S.parent.parent / "README.md"
 
 
 def _manifest(name: str) -> dict:
@@ -65,7 +67,7 @@ def test_batching_and_monitoring_files_parse_as_tf_serving_messages():
 
 
 def test_written_config_files_read_back(tmp_path):
-  out = subprocess.run([sys.executable, "-m", "serving.config", "--out", str(tmp_path), "--base-path", "/srv",
+  out = subprocess.run([sys.executable, "-m", "serving.server.config", "--out", str(tmp_path), "--base-path", "/srv",
                         "--label", "classifier:canary=7"], check=True, capture_output=True, text=True).stdout
   assert len(out.split()) == 3
   parsed = config.read_model_config(str(tmp_path / config.MODELS_CONFIG))

@@ -10,9 +10,11 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from serving import client as client_lib
-from serving import config, server as server_lib
-from tests.conftest import UTKFACE_DIR, fdp_serve
+from serving.client import model_client as client_lib
+from serving.server import config
+from serving.server import model_server as server_lib
+from serving.server.subprocess_server import fdp_serve
+from tests.conftest import UTKFACE_DIR
 import vocabulary
 
 JPEG = (UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg").read_bytes()

@@ -5,8 +5,10 @@ import time
 import numpy as np
 import pytest
 
-from serving import batching, config, errors
-from serving.registry import ModelRegistry, ModelSpec
+from serving.server import batching
+from serving.server import config
+from serving.server import errors
+from serving.server.registry import ModelRegistry, ModelSpec
 
 
 class FakeModel:

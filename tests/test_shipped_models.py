@@ -10,7 +10,8 @@ import pytest
 
 from pipeline import evaluate
 from serving import defaults
-from tests.conftest import REPO, UTKFACE_DIR, fdp_serve
+from serving.server.subprocess_server import fdp_serve
+from tests.conftest import REPO, UTKFACE_DIR
 import vocabulary
 
 REPORT = REPO / "benchmarks" / "results" / "quality.json"
@@ -20,7 +21,7 @@ TOLERANCE = {"gender_accuracy": 0.002, "age_bucket_accuracy": 0.002, "age_mae": 
 
 
 def _fdp(*args, **kwargs):
-  return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=REPO, capture_output=True,
+  return subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, capture_output=True,
                         text=True, **kwargs)
 
 

@@ -15,9 +15,9 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug import serving as werkzeug_serving
 
-from serving import client as client_lib
-from serving import face_detection
-from serving.web import app as app_lib
+from serving.application import face_detection
+from serving.application.web import app as app_lib
+from serving.client import model_client as client_lib
 from tests.test_face_detection import encode
 import vocabulary
 
@@ -32,7 +32,7 @@ ASTRONAUT = Image.fromarray(skimage.data.astronaut())  # public domain (NASA)
 
 @pytest.fixture(scope="module")
 def model_server(e2e_pipeline):
-  from serving import server as server_lib  # pylint: disable=g-import-not-at-top
+  from serving.server import model_server as server_lib  # pylint: disable=g-import-not-at-top
   _, summary = e2e_pipeline
   model_config = server_lib.build_model_config(None, summary["serving_root"])
   server = server_lib.ModelServer(model_config, rest_port=0, grpc_port=0, host="127.0.0.1").start()
@@ -139,7 +139,7 @@ def unused_port() -> int:
 
 def test_fdp_predict_finds_each_face_unless_told_the_image_is_one_face(model_server, utkface_dir, tmp_path,
                                                                         capsys):
-  from pipeline import cli  # pylint: disable=g-import-not-at-top
+  from cli import main as cli  # pylint: disable=g-import-not-at-top
   names = sorted(utkface_dir.iterdir())
   group = Image.new("RGB", (640, 300), (90, 90, 90))
   for slot, index in enumerate((2000, 12000)):

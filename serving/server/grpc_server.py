@@ -11,8 +11,8 @@ from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.apis import regression_pb2
 
-from serving import errors
-from serving.registry import ModelSpec
+from serving.server import errors
+from serving.server.registry import ModelSpec
 
 PROTOCOL = "grpc"
 

@@ -17,10 +17,10 @@ from typing import Tuple
 import numpy as np
 from werkzeug.wrappers import Request, Response
 
-from serving import errors
 from serving import wire
-from serving.config import PROMETHEUS_PATH
-from serving.registry import ModelSpec
+from serving.server import errors
+from serving.server.config import PROMETHEUS_PATH
+from serving.server.registry import ModelSpec
 
 _MODEL_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
                          r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"

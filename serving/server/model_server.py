@@ -9,14 +9,14 @@ from typing import Optional
 
 from werkzeug import serving as werkzeug_serving
 
-from serving import batching
-from serving import config as config_lib
-from serving import core as core_lib
 from serving import defaults
-from serving import grpc_server
-from serving import registry as registry_lib
-from serving import rest
-from serving import saved_model
+from serving.server import batching
+from serving.server import config as config_lib
+from serving.server import core as core_lib
+from serving.server import grpc_server
+from serving.server import registry as registry_lib
+from serving.server import rest
+from serving.server import saved_model
 
 
 class _KeepAliveHandler(werkzeug_serving.WSGIRequestHandler):

@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from serving import errors
+from serving.server import errors
 
 Arrays = Dict[str, np.ndarray]
 

@@ -15,12 +15,12 @@ from typing import Callable, List, Optional, Sequence
 import flask
 from werkzeug import exceptions
 
-from serving import client as client_lib
-from serving import face_detection
-from serving import faces as faces_lib
 from serving import image_bytes
-from serving import trust as trust_lib
-from serving.web import uploads
+from serving.application import face_detection
+from serving.application import faces as faces_lib
+from serving.application import trust as trust_lib
+from serving.application.web import uploads
+from serving.client import model_client as client_lib
 import vocabulary
 
 log = logging.getLogger(__name__)

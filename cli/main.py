@@ -7,11 +7,11 @@ import os
 import sys
 import time
 
+from cli import kubeflow_commands
+from cli import serving_commands
+from cli import web_command
 from components import wiki
-from kubeflow import cli as kubeflow_cli
 from pipeline import configs
-from serving import cli as serving_cli
-from serving import web_cli
 from trainer import hyperparameters
 from vocabulary import layout
 import vocabulary
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
   sub = parser.add_subparsers(dest="command", required=True)
 
   run = sub.add_parser("run", help="run the TFX pipeline").add_subparsers(dest="runner", required=True)
-  kubeflow_cli.register(sub, run)
+  kubeflow_commands.register(sub, run)
   local = run.add_parser("local", help="run locally with LocalDagRunner (SQLite ML Metadata, Beam DirectRunner)")
   local.add_argument("--data", help="a UTKFace folder, a WIKI wiki_crop folder (with wiki.mat) or an "
                      "`fdp ingest` output; default: a smoke run on generated drawings")
@@ -157,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
   evaluate.add_argument("--dataset", choices=(vocabulary.UTKFACE, vocabulary.WIKI), help="default: utkface")
   evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
   evaluate.set_defaults(func=cmd_evaluate)
-  serving_cli.register(sub)
-  web_cli.register(sub)
+  serving_commands.register(sub)
+  web_command.register(sub)
   return parser
 
 

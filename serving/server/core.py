@@ -16,10 +16,10 @@ from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
-from serving import errors
 from serving import image_bytes
-from serving import metrics as metrics_lib
-from serving.registry import ModelRegistry, ModelSpec, VersionStatus
+from serving.server import errors
+from serving.server import metrics as metrics_lib
+from serving.server.registry import ModelRegistry, ModelSpec, VersionStatus
 from vocabulary import image_formats
 from vocabulary import signatures
 

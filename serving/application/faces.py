@@ -11,7 +11,7 @@ the previous ones are at the model server, and faces of consecutive images share
 The --json record is a stable format that scripts depend on:
   {"image": PATH, "faces": [{"box": [x, y, w, h], "score": S, "age_bucket": "25-49", "age_bucket_prob": P,
                              "gender": "female", "gender_prob": P, "age": 31.2, "warnings": [...]}]}
-Fields of a model not asked for are left out; "warnings" lists what not to trust (serving/trust.py). An
+Fields of a model not asked for are left out; "warnings" lists what not to trust (serving/application/trust.py). An
 image that cannot be read or predicted gets "error" instead of "faces", and the other images still run.
 """
 import collections
@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from serving import trust as trust_lib
+from serving.application import trust as trust_lib
 from vocabulary import labels
 import vocabulary
 
@@ -137,7 +137,7 @@ def _in_order(paths: Sequence[str], detect_faces: FaceDetector, workers: int) ->
 
 
 def _predict_batch(client, batch, models, trust) -> List[dict]:
-  from serving.client import ServingClientError  # pylint: disable=g-import-not-at-top
+  from serving.client.model_client import ServingClientError  # pylint: disable=g-import-not-at-top
   crops = [crop for _, faces in batch if not isinstance(faces, str) for _, _, crop in faces]
   try:
     predictions = predict_crops(client, crops, models) if crops else []

@@ -1,21 +1,21 @@
-"""`fdp web --server HOST:PORT [--protocol rest|grpc] [--port 8080]`, registered into pipeline/cli.py.
+"""`fdp web --server HOST:PORT [--protocol rest|grpc] [--port 8080]`, registered into cli/main.py.
 
 Nothing heavy at import time (Flask, the face detector and TensorFlow load when the command runs)."""
 import sys
 import threading
 
-from serving import cli as serving_cli
+from cli import serving_commands
 
 DEFAULT_PORT = 8080
 
 
 def cmd_web(args) -> int:
   from werkzeug import serving as werkzeug_serving  # pylint: disable=g-import-not-at-top
-  from serving import client as client_lib  # pylint: disable=g-import-not-at-top
-  from serving import face_detection  # pylint: disable=g-import-not-at-top
-  from serving import faces  # pylint: disable=g-import-not-at-top
-  from serving.web import app as app_lib  # pylint: disable=g-import-not-at-top
-  from serving import trust  # pylint: disable=g-import-not-at-top
+  from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
+  from serving.application import face_detection  # pylint: disable=g-import-not-at-top
+  from serving.application import faces  # pylint: disable=g-import-not-at-top
+  from serving.application.web import app as app_lib  # pylint: disable=g-import-not-at-top
+  from serving.application import trust  # pylint: disable=g-import-not-at-top
   config = app_lib.WebConfig(server=args.server, detector=args.detector, min_face_size=args.min_face_size,
                              min_confidence=args.min_confidence,
                              trust=trust.Trust(min_face_size=args.min_judged_face_size))
@@ -27,20 +27,20 @@ def cmd_web(args) -> int:
     threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
     print(f"Open http://{args.host}:{server.server_port}/ (models at {args.server} over {args.protocol}). "
           "Ctrl-C stops.", flush=True)
-    serving_cli.wait_for_stop_signal()
+    serving_commands.wait_for_stop_signal()
     server.shutdown()
   return 0
 
 
 def register(subparsers) -> None:
-  from serving import faces  # pylint: disable=g-import-not-at-top  (numpy + Pillow only)
+  from serving.application import faces  # pylint: disable=g-import-not-at-top  (numpy + Pillow only)
   web = subparsers.add_parser("web", help="a web page: upload a photo, see each face's age and gender")
   web.add_argument("--server", required=True, help="HOST:PORT of the model server (TF Serving or fdp serve)")
   web.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
   web.add_argument("--port", type=int, default=DEFAULT_PORT, help="the page's port (0: a free one)")
   web.add_argument("--host", default="127.0.0.1", help="the page's address (0.0.0.0: every interface)")
   web.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.BOTH)
-  serving_cli.add_detection_options(web)
+  serving_commands.add_detection_options(web)
   web.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the model server")
   web.set_defaults(func=cmd_web)
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 
-from serving import batching
+from serving.server import batching
 
 INIT_OP_SIGNATURE = "__saved_model_init_op"
 

@@ -1,4 +1,4 @@
-"""`fdp serve` and `fdp predict`, registered into pipeline/cli.py's parser.
+"""`fdp serve` and `fdp predict`, registered into cli/main.py's parser.
 
 Nothing heavy at import time: TensorFlow and gRPC load inside the commands, so `fdp --help` stays fast.
 """
@@ -8,12 +8,13 @@ import signal
 import sys
 import threading
 
-from serving import defaults, faces
+from serving import defaults
+from serving.application import faces
 
 
 def cmd_serve(args) -> int:
   base_dir = args.model_base_dir or (None if args.model_config else shipped_models_dir())
-  from serving import server as server_lib  # pylint: disable=g-import-not-at-top
+  from serving.server import model_server as server_lib  # pylint: disable=g-import-not-at-top
   model_config = server_lib.build_model_config(args.model_config, base_dir)
   options = server_lib.batching_options(args.batching_parameters, enabled=not args.no_batching)
   server = server_lib.ModelServer(model_config, rest_port=args.rest_port, grpc_port=args.grpc_port,
@@ -53,7 +54,7 @@ PROGRESS_MIN_IMAGES = 20  # a progress bar on stderr from this many images on
 def face_detector(args):
   """The detect_faces function the options ask for (bytes -> faces)."""
   import functools  # pylint: disable=g-import-not-at-top
-  from serving import face_detection  # pylint: disable=g-import-not-at-top  (TensorFlow loads on first use)
+  from serving.application import face_detection  # pylint: disable=g-import-not-at-top  (TensorFlow loads on first use)
   if args.no_detect:
     return faces.whole_image
   return functools.partial(face_detection.detect_faces, min_face_size=args.min_face_size,
@@ -61,8 +62,8 @@ def face_detector(args):
 
 
 def cmd_predict(args) -> int:
-  from serving import client as client_lib  # pylint: disable=g-import-not-at-top
-  from serving import trust  # pylint: disable=g-import-not-at-top
+  from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
+  from serving.application import trust  # pylint: disable=g-import-not-at-top
   port = defaults.REST_PORT if args.protocol == client_lib.REST else defaults.GRPC_PORT
   server = args.server or f"localhost:{port}"
   paths = faces.image_paths(args.images)
@@ -91,7 +92,8 @@ def cmd_predict(args) -> int:
 
 def add_detection_options(parser) -> None:
   """--detector, --min-face-size, --min-confidence and --min-judged-face-size (fdp predict and fdp web)."""
-  from serving import detectors, trust  # pylint: disable=g-import-not-at-top  (numpy + Pillow only)
+  from serving.application import detectors  # pylint: disable=g-import-not-at-top  (numpy + Pillow only)
+  from serving.application import trust  # pylint: disable=g-import-not-at-top  (numpy + Pillow only)
   defaults = {name: (spec.min_face_size, spec.min_confidence) for name, spec in detectors.DETECTORS.items()}
   parser.add_argument("--detector", choices=tuple(detectors.DETECTORS), default=detectors.DEFAULT,
                       help="blazeface (fast, default) or mtcnn (about 10x slower)")

@@ -14,8 +14,8 @@ import os
 import threading
 from typing import Callable, Dict, List, Optional, Tuple
 
-from serving import errors
-from serving.config import is_version_dir
+from serving.server import errors
+from serving.server.config import is_version_dir
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The client library: calls TF Serving's REST and gRPC APIs (a real TF Serving or `fdp serve`)."""

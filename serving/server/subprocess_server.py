@@ -1,0 +1,41 @@
+"""`fdp serve` in a child process on free ports of 127.0.0.1, for the tests and the benchmarks that talk
+to the server the way a user's client does."""
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+from typing import Dict, Iterator, List, Optional, Tuple
+
+# The folder holding the project's packages, where `python -m cli` runs.
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class ServerStartError(RuntimeError):
+  """`fdp serve` exited or printed no "REST on" line."""
+
+
+@contextlib.contextmanager
+def fdp_serve(*args: str, env: Optional[Dict[str, str]] = None) -> Iterator[Tuple[List[str], str, str]]:
+  """`fdp serve ARGS` (with `env` added to the environment). Yields (the lines it printed up to its
+  "REST on" line, REST port, gRPC port); then stops it with SIGTERM, after which it must exit 0."""
+  process = subprocess.Popen(
+      [sys.executable, "-m", "cli", "serve", *args, "--rest-port", "0", "--grpc-port", "0",
+       "--host", "127.0.0.1"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+      env={**os.environ, **(env or {})})
+  try:
+    lines = []
+    for line in process.stdout:
+      lines.append(line)
+      if line.startswith("REST on"):
+        break
+    match = re.search(r"REST on 127.0.0.1:(\d+) .* gRPC on 127.0.0.1:(\d+)", lines[-1] if lines else "")
+    if not match:
+      raise ServerStartError(f"fdp serve did not start: {''.join(lines)[-2000:]}")
+    yield lines, match.group(1), match.group(2)
+  finally:
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=60)
+  if code != 0:
+    raise ServerStartError(f"fdp serve exited with {code} after SIGTERM")

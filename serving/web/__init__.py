@@ -1,5 +1,0 @@
-"""`fdp web`: upload a photo, see every face boxed with its predicted age bucket, gender and age.
-
-The page never loads a model: faces are found here (serving/face_detection.py) and their crops are sent
-to the model server through the client library (serving/client.py). Uploads stay in memory.
-"""
