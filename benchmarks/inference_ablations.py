@@ -1,11 +1,14 @@
-"""What the shipped models' inference choices are worth, on the UTKFace test split: the mirror average
-(each face and its mirror image) against a single pass, and the age bucket from the classifier's bucket head
-against the bucket read off an age estimate (the classifier's auxiliary age head, the regressor's age).
+"""What the shipped models' inference choices are worth, on the UTKFace test split and on the All-Age-Faces
+subset of benchmarks/outside.py (its largest face per photo, detected and aligned as `fdp predict` does):
+the mirror average (each face and its mirror image) against a single pass, and the age bucket from the
+classifier's bucket head against the bucket read off an age estimate (the classifier's auxiliary age head,
+the regressor's age).
 
 The SavedModels' weights are read into the Keras network (trainer.train.load_base_weights) and run with and
 without the mirror average (trainer.export.predict, the function the exported graph uses).
 
   .venv/bin/python benchmarks/inference_ablations.py [--models models] [--data UTKFace folder or fdp ingest output]
+      [--aaf ../shared/datasets/aaf]
 
 Writes benchmarks/results/inference_ablations.json.
 """
@@ -23,9 +26,9 @@ DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "s
 OUT = os.path.join(REPO, "benchmarks", "results", "inference_ablations.json")
 
 from pipeline import evaluate  # noqa: E402
-from trainer import hyperparameters
+from trainer import hyperparameters  # noqa: E402
 from vocabulary import labels  # noqa: E402
-import vocabulary
+import vocabulary  # noqa: E402
 
 
 def score(predictions: dict, examples: dict) -> dict:
@@ -38,18 +41,39 @@ def score(predictions: dict, examples: dict) -> dict:
           "age_mae": float(np.mean(np.abs(estimate - ages)))}
 
 
+def load_shipped(models_dir: str, kind: str, cfg):
+  """The Keras network with a shipped SavedModel's weights."""
+  from trainer import models, train  # pylint: disable=g-import-not-at-top
+  model_dir, _ = evaluate.load_model(os.path.join(models_dir, kind))
+  model = models.build_model(kind, cfg)
+  if not train.load_base_weights(model, model_dir):
+    raise ValueError(f"{model_dir} is not the default architecture")
+  return model
+
+
+def run_aaf(models_dir: str, aaf_dir: str) -> dict:
+  """The same choices on the All-Age-Faces subset (model_experiments.score_aaf: 'tta' is the mirror average)."""
+  import model_experiments  # pylint: disable=g-import-not-at-top  (beside this script)
+  crops, cfg = model_experiments.aaf_crops(aaf_dir), hyperparameters.TrainingConfig()
+  names = {"tta": "mirror_average", "single": "single_pass"}
+  result = {}
+  for kind in vocabulary.MODELS:
+    scores = model_experiments.score_aaf(load_shipped(models_dir, kind, cfg), crops, cfg.image_size)
+    for name, metrics in scores.items():
+      result[f"aaf/{kind}/{names[name]}"] = metrics
+      print("aaf", kind, names[name], metrics, flush=True)
+  return result
+
+
 def run(models_dir: str, data: str) -> dict:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from trainer import export, images, models, train  # pylint: disable=g-import-not-at-top
+  from trainer import export, images  # pylint: disable=g-import-not-at-top
   examples = evaluate.read_split(data, "test")
   cfg = hyperparameters.TrainingConfig()
   heads = (vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY, vocabulary.AGE_KEY)
   result = {"n": int(len(examples[vocabulary.AGE_KEY]))}
   for kind in vocabulary.MODELS:
-    model_dir, _ = evaluate.load_model(os.path.join(models_dir, kind))
-    model = models.build_model(kind, cfg)
-    if not train.load_base_weights(model, model_dir):
-      raise ValueError(f"{model_dir} is not the default architecture")
+    model = load_shipped(models_dir, kind, cfg)
     for name, flip in (("mirror_average", True), ("single_pass", False)):
       run_cfg = dataclasses.replace(cfg, test_time_flip=flip)
       batches = []
@@ -67,9 +91,12 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--models", default=os.path.join(REPO, "models"))
   parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
+  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"), help="the All-Age-Faces folder ('': skip)")
   parser.add_argument("--out", default=OUT)
   args = parser.parse_args()
   result = run(args.models, args.data)
+  if args.aaf:
+    result.update(run_aaf(args.models, args.aaf))
   with open(args.out, "w") as f:
     json.dump(result, f, indent=2)
 

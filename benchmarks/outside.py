@@ -33,7 +33,7 @@ TARGETS = {"gender_accuracy": (">=", 0.94), "gender_accuracy_18+": (">=", 0.965)
            "age_bucket_accuracy": (">=", 0.80)}
 
 from pipeline import evaluate  # noqa: E402
-import vocabulary
+import vocabulary  # noqa: E402
 
 
 def read_labels(aaf_dir: str) -> List[dict]:

@@ -16,8 +16,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pipeline import evaluate  # noqa: E402
-from serving import defaults
-import vocabulary
+from serving import defaults  # noqa: E402
+import vocabulary  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))

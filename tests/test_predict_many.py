@@ -201,3 +201,31 @@ def test_a_small_background_face_is_found_and_marked_too_small(utkface_dir, tmp_
   assert 200 < large["box"][2] < 260 and trust.FACE_TOO_SMALL not in large["warnings"]
   assert 40 <= small["box"][2] < 48 and 880 < small["box"][0] < 960
   assert small["warnings"][0] == trust.FACE_TOO_SMALL
+
+
+def test_the_two_models_are_asked_at_the_same_time():
+  both_waiting = threading.Barrier(2, timeout=10)  # broken (an error) if the second request waits for the first
+
+  class MeetingClient(FakeClient):
+    def predict(self, model, crops):
+      both_waiting.wait()
+      return super().predict(model, crops)
+
+  [fields] = faces.predict_crops(MeetingClient(), [b"crop"], vocabulary.MODELS)
+  assert (fields["age_bucket"], fields["gender"], fields["age"]) == ("25-49", "female", 30.0)
+
+
+def test_a_failed_model_request_is_raised_after_the_other_has_answered():
+  answered = []
+
+  class HalfBrokenClient(FakeClient):
+    def predict(self, model, crops):
+      if model == vocabulary.CLASSIFIER:
+        raise ConnectionError("classifier unreachable")
+      time.sleep(0.2)
+      answered.append(model)
+      return super().predict(model, crops)
+
+  with pytest.raises(ConnectionError, match="classifier unreachable"):
+    faces.predict_crops(HalfBrokenClient(), [b"crop"], vocabulary.MODELS)
+  assert answered == [vocabulary.REGRESSOR]

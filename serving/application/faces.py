@@ -83,11 +83,20 @@ def _regressor_fields(outputs, i: int) -> dict:
 _FIELDS = {vocabulary.CLASSIFIER: _classifier_fields, vocabulary.REGRESSOR: _regressor_fields}
 
 
+# The requests to the two models of a batch of crops go out together: the server runs both at once.
+_model_requests = concurrent.futures.ThreadPoolExecutor(max_workers=len(vocabulary.MODELS),
+                                                        thread_name_prefix="model-request")
+
+
 def predict_crops(client, crops: Sequence[bytes], models: Sequence[str]) -> List[dict]:
-  """Face crops -> the served models (one request per model) -> the predicted fields per face."""
+  """Face crops -> the served models (one request per model, sent together) -> the predicted fields per
+  face. A failed request's error is raised (after the others have answered)."""
+  crops = list(crops)
+  requests = [_model_requests.submit(client.predict, model, crops) for model in models]
+  concurrent.futures.wait(requests)
+  answers = [request.result() for request in requests]
   fields = [{} for _ in crops]
-  for model in models:
-    outputs = client.predict(model, list(crops))
+  for model, outputs in zip(models, answers):
     for i, face_fields in enumerate(fields):
       face_fields.update(_FIELDS[model](outputs, i))
   return fields
