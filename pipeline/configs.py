@@ -1,9 +1,9 @@
-"""The pipeline's settings: its name, where things live, the drift and blessing rules, the training
+"""The pipeline's settings: its name, where things live, the drift and blessing rules, the smoke run's
 recipe, the Kubeflow image.
 
 The runners and the CLI read these. The words every package shares (dataset, model and feature names,
-age buckets) are in the leaf package vocabulary/; the Trainers' hyper-parameter type in
-trainer/hyperparameters.py.
+age buckets) are in the leaf package vocabulary/; the Trainers' hyper-parameters and their defaults
+(the recipe) in trainer/hyperparameters.py.
 """
 import dataclasses
 import os
