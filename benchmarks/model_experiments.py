@@ -78,6 +78,8 @@ RECIPE_EXPERIMENTS = {
     "faceres-baseline-seed43": ({"seed": 43}, None, "the baseline again with another seed (heads' initialisation, "
                                 "shuffling, augmentation, dropout): the run-to-run noise"),
     "faceres-baseline-seed44": ({"seed": 44}, None, "the baseline with a third seed"),
+    "faceres-baseline-8ep": ({"epochs": 8}, None, "the baseline trained for the shipped recipe's 8 epochs"),
+    "faceres-no-augment-8ep": ({"epochs": 8, "augment": False}, None, "no augmentation, 8 epochs"),
 }
 AAF_CACHE = os.path.join("/tmp", "fdp-aaf-subset-crops.npz")
 
