@@ -130,7 +130,7 @@ def warnings_vs_labels(records, labels_csv: str) -> dict:
   """Per warning: faces marked, and how often the prediction it is about is right with and without it
   (each photo's most confident face against AAF's labels)."""
   import csv  # pylint: disable=g-import-not-at-top
-  import vocabulary
+  import vocabulary  # pylint: disable=g-import-not-at-top
   from vocabulary import labels as label_rules  # pylint: disable=g-import-not-at-top
   with open(labels_csv) as f:
     labels = {row["file"]: row for row in csv.DictReader(f)}

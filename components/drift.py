@@ -46,7 +46,8 @@ def measure_drift(statistics_uri: str, previous_statistics_uri: str, schema_uri:
     return stats_artifact_utils.load_statistics(artifact, SPLIT).proto()
 
   schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
-  anomalies = tfdv.validate_statistics(train_stats(statistics_uri), schema_with_drift_comparators(schema, thresholds),
+  anomalies = tfdv.validate_statistics(train_stats(statistics_uri),
+                                       schema_with_drift_comparators(schema, thresholds),
                                        previous_statistics=train_stats(previous_statistics_uri))
   drifted = {path for path, info in anomalies.anomaly_info.items()}
   results = []

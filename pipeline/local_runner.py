@@ -12,8 +12,7 @@ from typing import List, Optional
 
 from pipeline import configs
 from pipeline.configs import EvaluationThresholds
-from trainer import hyperparameters
-from trainer.hyperparameters import TrainingConfig
+from trainer.hyperparameters import FACERES, TrainingConfig
 
 PROGRESS_LOGGER = "fdp"
 
@@ -105,7 +104,7 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
   from pipeline import pipeline, run_summary
 
   pretrained_model_uri = None
-  if training.backbone == hyperparameters.FACERES:
+  if training.backbone == FACERES:
     from trainer import face_network  # pylint: disable=g-import-not-at-top
     pretrained_model_uri = face_network.fetch_and_convert(training.pretrained_variant)
   paths = LocalPaths(os.path.abspath(home), pipeline_name or f"{configs.PIPELINE_NAME}-{dataset}")

@@ -16,11 +16,9 @@ from typing import List, Optional
 from tfx import v1 as tfx
 
 from components import drift, example_gen, validation_gate
-from pipeline import code_version, eval_configs
-from pipeline import configs
+from pipeline import code_version, configs, eval_configs
 from pipeline.configs import EvaluationThresholds
-from trainer import hyperparameters
-from trainer.hyperparameters import TrainingConfig
+from trainer.hyperparameters import FACERES, TrainingConfig
 import vocabulary
 
 # User code is referenced by dotted module path (no wheel upload; baked into the Kubeflow image).
@@ -55,7 +53,7 @@ def base_model(model_name: str, trainers: dict, latest_blessed, pretrained, trai
 def pretrained_importer(training: TrainingConfig, pretrained_model_uri: Optional[str]):
   """An Importer node for the pretrained face network's converted weights (trainer/face_network.py),
   so ML Metadata records which base each trained model came from; None for the from-scratch backbone."""
-  if training.backbone != hyperparameters.FACERES:
+  if training.backbone != FACERES:
     return None
   if not pretrained_model_uri:
     raise ValueError("the faceres backbone needs pretrained_model_uri (trainer.face_network.fetch_and_convert())")

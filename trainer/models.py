@@ -12,8 +12,7 @@ import keras
 from keras import ops
 
 from trainer import face_network
-from trainer import hyperparameters
-from trainer.hyperparameters import TrainingConfig
+from trainer.hyperparameters import FACERES, TrainingConfig
 import vocabulary
 
 AGE_DISTRIBUTION_KEY = "age_distribution"  # auxiliary output: P(age = 0..MAX_AGE), not exported
@@ -162,7 +161,7 @@ def optimizer(cfg: TrainingConfig, steps_per_epoch: int) -> keras.optimizers.Opt
 def build_model(model_name: str, cfg: TrainingConfig, steps_per_epoch: int = 1) -> keras.Model:
   """The multi-task network, compiled with `model_name`'s loss weights."""
   images = keras.Input((cfg.image_size, cfg.image_size, 3), name=vocabulary.IMAGE_KEY)
-  features = faceres_backbone(images, cfg) if cfg.backbone == hyperparameters.FACERES else backbone(images, cfg)
+  features = faceres_backbone(images, cfg) if cfg.backbone == FACERES else backbone(images, cfg)
   model = keras.Model(images, heads(features), name=model_name)
   model.compile(
       optimizer=optimizer(cfg, steps_per_epoch),

@@ -15,8 +15,7 @@ import tensorflow_transform as tft
 import logging
 
 from trainer import export, face_network, images, models
-from trainer import hyperparameters
-from trainer.hyperparameters import TrainingConfig
+from trainer.hyperparameters import FACERES, TrainingConfig
 import vocabulary
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -172,7 +171,7 @@ def start_from_base(model: keras.Model, cfg: TrainingConfig, base_model_dir: Opt
     return None
   pretrained = pretrained_weights_dir(base_model_dir)
   if pretrained:
-    if cfg.backbone != hyperparameters.FACERES:
+    if cfg.backbone != FACERES:
       raise ValueError(f"the base model {pretrained} is a pretrained face network; backbone is {cfg.backbone!r}")
     models.load_pretrained(model, face_network.load_converted(pretrained))
     logger.info("starting from the pretrained face network in %s", pretrained)
