@@ -7,7 +7,9 @@ detector, alignment, JPEG crops: serving/application/face_detection.py) and pred
 library to both served models, REST and gRPC, against `fdp serve`'s server started in this process).
 Medians over the samples, after a warm-up. Recall: AAF's outside photos with a face found (every photo
 holds one face) and composites with every face found. Throughput: `fdp predict AAF_DIR --json` as a
-subprocess against `fdp serve` in another one, wall time from start to the last line.
+subprocess against `fdp serve` in another one, wall time from start to the last line. Also where
+BlazeFace's time goes (decoding, each pyramid level, O-Net's keypoints, alignment + crops) and MTCNN's
+detection time when asked for BlazeFace's default minimum face instead of its own.
 
   .venv/bin/python benchmarks/face_detection.py [--serving-root models] [--samples 15] [--mtcnn-predict-limit N]
 
@@ -88,6 +90,60 @@ def time_photos(photos, expected_faces: int, predictors, detector: str) -> dict:
       "total_ms_median": {name: round(statistics.median([d + p for d, p in zip(detect_ms, values)]), 1)
                           for name, values in predict_ms.items()},
   }
+
+
+def blazeface_time_breakdown(photos) -> dict:
+  """Where BlazeFace's detection time goes, medians in ms per photo: decoding, each pyramid level (named by
+  its size; the model and its input), O-Net's keypoints, and alignment + JPEG crops."""
+  from serving.application import blazeface, detectors, face_detection  # pylint: disable=g-import-not-at-top
+  from serving.application import onet_keypoints  # pylint: disable=g-import-not-at-top
+  spec = detectors.DETECTORS["blazeface"]
+  level_ms, parts = {}, {"decode": [], "pyramid": [], "onet_keypoints": [], "align_and_crop": []}
+  search, recording = blazeface._search, [False]  # pylint: disable=protected-access
+
+  def timed_search(level, *args, **kwargs):
+    start = time.perf_counter()
+    found = search(level, *args, **kwargs)
+    if recording[0]:
+      level_ms.setdefault("x".join(map(str, level.size)), []).append((time.perf_counter() - start) * 1000)
+    return found
+
+  blazeface._search = timed_search  # pylint: disable=protected-access
+  try:
+    for index, data in enumerate(photos):
+      times = [time.perf_counter()]
+      photo = face_detection.decode_photo(data)
+      times.append(time.perf_counter())
+      recording[0] = index >= WARM_UP
+      faces = blazeface.detect(photo, spec.min_face_size, spec.min_confidence, detectors.MAX_DETECTION_SIDE)
+      recording[0] = False
+      times.append(time.perf_counter())
+      onet_keypoints.keypoints(photo, [face.box for face in faces])
+      times.append(time.perf_counter())
+      detections = spec.locate(photo, spec.min_face_size, spec.min_confidence)  # not timed: the two above
+      times.append(time.perf_counter())
+      face_detection.crop_faces(photo, detections)
+      times.append(time.perf_counter())
+      if index < WARM_UP:
+        continue
+      spans = list(zip(times, times[1:]))
+      for name, (begin, end) in zip(parts, spans[:3] + spans[4:]):
+        parts[name].append((end - begin) * 1000)
+  finally:
+    blazeface._search = search  # pylint: disable=protected-access
+  return {**{name: round(statistics.median(values), 1) for name, values in parts.items()},
+          "pyramid_levels": {size: round(statistics.median(values), 1) for size, values in level_ms.items()}}
+
+
+def detect_ms_median(photos, detector: str, min_face_size: float) -> float:
+  """Median detection time (decode, detector, alignment, crops) per photo at this minimum face size."""
+  from serving.application import face_detection  # pylint: disable=g-import-not-at-top
+  times = []
+  for data in photos:
+    start = time.perf_counter()
+    face_detection.detect_faces(data, min_face_size=min_face_size, detector=detector)
+    times.append((time.perf_counter() - start) * 1000)
+  return round(statistics.median(times[WARM_UP:]), 1)
 
 
 def aaf_recall(aaf_dir: str, detector: str, limit: int = 0) -> dict:
@@ -187,6 +243,16 @@ def main() -> int:
         "5_faces": time_photos(composite_photos(args.utkface, 5, count, seed=5), 5, predictors, detector),
         "astronaut_512px": time_photos(astronaut_photos(count), 1, predictors, detector),
     }}
+  if "blazeface" in detectors:
+    results["blazeface"]["time_breakdown_ms"] = {
+        "1_face": blazeface_time_breakdown(composite_photos(args.utkface, 1, count, seed=1)),
+        "5_faces": blazeface_time_breakdown(composite_photos(args.utkface, 5, count, seed=5))}
+  if "mtcnn" in detectors:  # MTCNN asked for BlazeFace's default minimum face (its own default is smaller)
+    from serving.application import detectors as detector_specs  # pylint: disable=g-import-not-at-top
+    same_min_face = detector_specs.BLAZEFACE.min_face_size
+    results["mtcnn"][f"detect_ms_median_min_face_{same_min_face}px"] = {
+        "1_face": detect_ms_median(composite_photos(args.utkface, 1, count, seed=1), "mtcnn", same_min_face),
+        "5_faces": detect_ms_median(composite_photos(args.utkface, 5, count, seed=5), "mtcnn", same_min_face)}
   for client in clients.values():
     client.close()
   server.stop()
