@@ -80,6 +80,8 @@ RECIPE_EXPERIMENTS = {
     "faceres-baseline-seed44": ({"seed": 44}, None, "the baseline with a third seed"),
     "faceres-baseline-8ep": ({"epochs": 8}, None, "the baseline trained for the shipped recipe's 8 epochs"),
     "faceres-no-augment-8ep": ({"epochs": 8, "augment": False}, None, "no augmentation, 8 epochs"),
+    "faceres-age-balance-0.5": ({"age_balance": 0.5}, None, "loss weight per image: its age decade's number of "
+                                "images to the power -0.5 (rarer ages weigh more)"),
 }
 AAF_CACHE = os.path.join("/tmp", "fdp-aaf-subset-crops.npz")
 

@@ -32,6 +32,9 @@ class TrainingConfig:
   dropout: float = 0.2
   label_smoothing: float = 0.05
   age_sigma: float = 2.0  # years: width of the age label distribution (DLDL); 0: one-hot age target
+  # Loss weight of an image: its age decade's share of the training images to the power -age_balance
+  # (0: every image the same; 1: every decade weighs the same, as in photo sets balanced by age).
+  age_balance: float = 0.0
   shuffle_buffer: int = 10000
   augment: bool = True  # flip, rotation, zoom, shift, colour
   max_rotation_degrees: float = 10.0

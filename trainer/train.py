@@ -10,6 +10,7 @@ import time
 from typing import Optional
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import logging
@@ -19,6 +20,8 @@ from trainer.hyperparameters import FACERES, TrainingConfig
 import vocabulary
 
 AUTOTUNE = tf.data.AUTOTUNE
+AGE_GROUP_YEARS = 10
+AGE_GROUPS = vocabulary.MAX_AGE // AGE_GROUP_YEARS + 1
 logger = logging.getLogger("fdp.trainer")
 
 
@@ -76,21 +79,43 @@ def augment(batch: tf.Tensor, cfg: TrainingConfig) -> tf.Tensor:
   return tf.clip_by_value(batch, 0.0, 1.0)
 
 
+def age_group(age: tf.Tensor) -> tf.Tensor:
+  """The age decade (0: 0-9 years, ...) of each age, the last one open-ended."""
+  return tf.minimum(tf.cast(age, tf.int32) // AGE_GROUP_YEARS, AGE_GROUPS - 1)
+
+
+def age_group_weights(files, parse_features, age_balance: float) -> tf.Tensor:
+  """A loss weight per age decade: the decade's number of images to the power -age_balance, scaled so
+  that the mean weight over the images is 1 (0: every image weighs 1; 1: every decade weighs the same)."""
+  ds = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP", num_parallel_reads=AUTOTUNE)
+  counts = ds.map(lambda serialized: tf.one_hot(age_group(parse_features(serialized)[vocabulary.AGE_KEY]),
+                                                AGE_GROUPS), num_parallel_calls=AUTOTUNE) \
+      .reduce(tf.zeros([AGE_GROUPS]), lambda total, one: total + one).numpy()
+  weights = np.where(counts > 0, np.maximum(counts, 1.0) ** -age_balance, 0.0)
+  weights *= counts.sum() / max((weights * counts).sum(), 1e-9)
+  logger.info("age-balanced loss weights per decade: %s", np.round(weights, 2).tolist())
+  return tf.constant(weights, tf.float32)
+
+
 def dataset_from_records(files, parse_features, cfg: TrainingConfig,
                          training: bool) -> tf.data.Dataset:
-  """Gzipped TFRecords -> (image batch, label dict) batches. Images are decoded and resized once and
-  kept in memory as uint8 (a 160 px image is 77 KB: 1.4 GB for UTKFace's train split); augmentation
-  runs on the cached images every epoch."""
+  """Gzipped TFRecords -> (image batch, label dict) batches, with a per-image loss weight when training
+  with cfg.age_balance. Images are decoded and resized once and kept in memory as uint8 (a 160 px image
+  is 77 KB: 1.4 GB for UTKFace's train split); augmentation runs on the cached images every epoch."""
+  weights = age_group_weights(files, parse_features, cfg.age_balance) if training and cfg.age_balance else None
   ds = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP", num_parallel_reads=AUTOTUNE)
 
   def _decode(serialized):
     features = parse_features(serialized)
     image = images.decode_image(features[vocabulary.IMAGE_KEY], cfg.image_size)
-    return tf.cast(tf.round(image * 255.0), tf.uint8), labels_for(features)
+    decoded = tf.cast(tf.round(image * 255.0), tf.uint8), labels_for(features)
+    if weights is None:
+      return decoded
+    return decoded + (tf.gather(weights, age_group(features[vocabulary.AGE_KEY])),)
 
-  def _to_float(batch, labels):
+  def _to_float(batch, labels, *weight):
     batch = tf.cast(batch, tf.float32) / 255.0
-    return (augment(batch, cfg) if training and cfg.augment else batch), labels
+    return ((augment(batch, cfg) if training and cfg.augment else batch), labels) + weight
 
   ds = ds.map(_decode, num_parallel_calls=AUTOTUNE).cache()
   if training:

@@ -1,0 +1,73 @@
+"""The Trainer's input pipeline (trainer/train.py): batches of images with every head's label, and the
+age-balanced loss weights."""
+import dataclasses
+import io
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from trainer import hyperparameters
+from trainer import train
+import vocabulary
+
+CFG = hyperparameters.TrainingConfig(image_size=32, batch_size=64, augment=False)
+# 30 images in their twenties, 10 in their sixties, none elsewhere
+AGES = [21] * 30 + [64] * 10
+
+
+def _records(path) -> str:
+  buffer = io.BytesIO()
+  Image.new("RGB", (40, 40), (120, 90, 60)).save(buffer, format="JPEG")
+  with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+    for age in AGES:
+      example = tf.train.Example(features=tf.train.Features(feature={
+          vocabulary.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[buffer.getvalue()])),
+          vocabulary.AGE_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[age])),
+          vocabulary.AGE_BUCKET_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[age // 25])),
+          vocabulary.GENDER_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[age % 2]))}))
+      writer.write(example.SerializeToString())
+  return path
+
+
+def _parse(serialized):
+  return tf.io.parse_single_example(serialized, {
+      vocabulary.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
+      **{key: tf.io.FixedLenFeature([], tf.int64)
+         for key in (vocabulary.AGE_KEY, vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY)}})
+
+
+def test_without_age_balance_batches_are_images_and_labels(tmp_path):
+  batch = next(iter(train.dataset_from_records([_records(str(tmp_path / "r.gz"))], _parse, CFG, training=True)))
+  assert len(batch) == 2
+  images, labels = batch
+  assert images.shape == (len(AGES), 32, 32, 3)
+  assert sorted(np.asarray(labels[vocabulary.AGE_KEY])[:, 0].tolist()) == sorted(AGES)
+
+
+def test_age_balance_one_weighs_every_decade_the_same(tmp_path):
+  cfg = dataclasses.replace(CFG, age_balance=1.0)
+  _, labels, weights = next(iter(train.dataset_from_records([_records(str(tmp_path / "r.gz"))], _parse, cfg,
+                                                            training=True)))
+  ages, weights = np.asarray(labels[vocabulary.AGE_KEY])[:, 0], np.asarray(weights)
+  assert np.isclose(weights.mean(), 1.0)
+  assert np.isclose(weights[ages == 21].sum(), weights[ages == 64].sum())  # each decade's total the same
+  assert np.allclose(weights[ages == 64], 3 * weights[ages == 21][0])
+
+
+def test_age_balance_half_is_between_and_eval_batches_carry_no_weights(tmp_path):
+  cfg = dataclasses.replace(CFG, age_balance=0.5)
+  records = _records(str(tmp_path / "r.gz"))
+  _, labels, weights = next(iter(train.dataset_from_records([records], _parse, cfg, training=True)))
+  ages, weights = np.asarray(labels[vocabulary.AGE_KEY])[:, 0], np.asarray(weights)
+  assert np.isclose(weights[ages == 64][0] / weights[ages == 21][0], np.sqrt(3))
+  assert len(next(iter(train.dataset_from_records([records], _parse, cfg, training=False)))) == 2
+
+
+def test_every_head_trains_on_weighted_batches(tmp_path):
+  from trainer import models  # pylint: disable=g-import-not-at-top
+  cfg = dataclasses.replace(CFG, backbone=hyperparameters.RESNET, width=16, age_balance=1.0, batch_size=8, epochs=1)
+  ds = train.dataset_from_records([_records(str(tmp_path / "r.gz"))], _parse, cfg, training=True)
+  model = models.build_model(vocabulary.CLASSIFIER, cfg, steps_per_epoch=5)
+  loss = model.fit(ds, epochs=1, verbose=0).history["loss"][0]
+  assert np.isfinite(loss) and loss > 0
