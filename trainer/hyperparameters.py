@@ -12,10 +12,10 @@ RESNET = "resnet"
 class TrainingConfig:
   """Hyper-parameters handed to the Trainer through custom_config (benchmarks/model_experiments.py
   records how the defaults were chosen)."""
-  epochs: int = 8  # the classifier's
+  epochs: int = 11  # the classifier's
   # The regressor starts from the classifier trained in the same run (same backbone, all heads
   # already trained) and is fine-tuned with age first for this many epochs, at this learning rate.
-  regressor_epochs: int = 4
+  regressor_epochs: int = 5
   regressor_learning_rate: float = 1e-4
   image_size: int = 160
   batch_size: int = 32
