@@ -82,6 +82,7 @@ RECIPE_EXPERIMENTS = {
     "faceres-no-augment-8ep": ({"epochs": 8, "augment": False}, None, "no augmentation, 8 epochs"),
     "faceres-age-balance-0.5": ({"age_balance": 0.5}, None, "loss weight per image: its age decade's number of "
                                 "images to the power -0.5 (rarer ages weigh more)"),
+    "faceres-age-balance-0.5-8ep": ({"epochs": 8, "age_balance": 0.5}, None, "age-balanced loss (0.5), 8 epochs"),
 }
 AAF_CACHE = os.path.join("/tmp", "fdp-aaf-subset-crops.npz")
 
