@@ -8,6 +8,7 @@ import tensorflow as tf
 from PIL import Image
 
 from trainer import hyperparameters
+from trainer import models
 from trainer import train
 import vocabulary
 
@@ -65,7 +66,6 @@ def test_age_balance_half_is_between_and_eval_batches_carry_no_weights(tmp_path)
 
 
 def test_every_head_trains_on_weighted_batches(tmp_path):
-  from trainer import models  # pylint: disable=g-import-not-at-top
   cfg = dataclasses.replace(CFG, backbone=hyperparameters.RESNET, width=16, age_balance=1.0, batch_size=8, epochs=1)
   ds = train.dataset_from_records([_records(str(tmp_path / "r.gz"))], _parse, cfg, training=True)
   model = models.build_model(vocabulary.CLASSIFIER, cfg, steps_per_epoch=5)
