@@ -16,6 +16,7 @@ detection time when asked for BlazeFace's default minimum face instead of its ow
 Writes benchmarks/results/face_detection.json.
 """
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -62,13 +63,14 @@ def astronaut_photos(count: int):
   return [buffer.getvalue()] * count
 
 
-def time_photos(photos, expected_faces: int, predictors, detector: str) -> dict:
-  """Median milliseconds per photo: detection, prediction per protocol, and their sum."""
+def time_photos(photos, expected_faces: int, predictors, detector: str, min_face_size: float = None) -> dict:
+  """Median milliseconds per photo: detection, prediction per protocol (none: detection only), and their
+  sum. `min_face_size`: the detector's default unless given."""
   from serving.application import face_detection  # pylint: disable=g-import-not-at-top
   detect_ms, predict_ms, found = [], {name: [] for name in predictors}, []
   for index, photo in enumerate(photos):
     start = time.perf_counter()
-    faces = face_detection.detect_faces(photo, detector=detector)
+    faces = face_detection.detect_faces(photo, min_face_size=min_face_size, detector=detector)
     detect_time = (time.perf_counter() - start) * 1000
     crops = [face.crop_jpeg for face in faces]
     predict_times = {}
@@ -92,58 +94,59 @@ def time_photos(photos, expected_faces: int, predictors, detector: str) -> dict:
   }
 
 
+@contextlib.contextmanager
+def timing(module, name: str, record):
+  """Replaces `module.name` by a wrapper that hands each call's milliseconds and arguments to `record`."""
+  original = getattr(module, name)
+
+  def timed(*args, **kwargs):
+    start = time.perf_counter()
+    result = original(*args, **kwargs)
+    record((time.perf_counter() - start) * 1000, args)
+    return result
+
+  setattr(module, name, timed)
+  try:
+    yield
+  finally:
+    setattr(module, name, original)
+
+
 def blazeface_time_breakdown(photos) -> dict:
-  """Where BlazeFace's detection time goes, medians in ms per photo: decoding, each pyramid level (named by
-  its size; the model and its input), O-Net's keypoints, and alignment + JPEG crops."""
+  """Where BlazeFace's detection time goes, medians in ms per photo: decoding, the pyramid and each of its
+  levels (named by the photo's size in it; the model and its input), O-Net's keypoints, and alignment +
+  JPEG crops."""
   from serving.application import blazeface, detectors, face_detection  # pylint: disable=g-import-not-at-top
   from serving.application import onet_keypoints  # pylint: disable=g-import-not-at-top
   spec = detectors.DETECTORS["blazeface"]
-  level_ms, parts = {}, {"decode": [], "pyramid": [], "onet_keypoints": [], "align_and_crop": []}
-  search, recording = blazeface._search, [False]  # pylint: disable=protected-access
+  parts = {"decode": [], "pyramid": [], "onet_keypoints": [], "align_and_crop": []}
+  levels, calls = {}, []
 
-  def timed_search(level, *args, **kwargs):
-    start = time.perf_counter()
-    found = search(level, *args, **kwargs)
-    if recording[0]:
-      level_ms.setdefault("x".join(map(str, level.size)), []).append((time.perf_counter() - start) * 1000)
-    return found
+  def note(part):
+    return lambda ms, args: calls.append((part, ms, args))
 
-  blazeface._search = timed_search  # pylint: disable=protected-access
-  try:
+  with timing(blazeface, "detect", note("pyramid")), timing(onet_keypoints, "keypoints", note("onet_keypoints")), \
+       timing(blazeface, "_search", note("level")):
     for index, data in enumerate(photos):
-      times = [time.perf_counter()]
+      calls.clear()
+      start = time.perf_counter()
       photo = face_detection.decode_photo(data)
-      times.append(time.perf_counter())
-      recording[0] = index >= WARM_UP
-      faces = blazeface.detect(photo, spec.min_face_size, spec.min_confidence, detectors.MAX_DETECTION_SIDE)
-      recording[0] = False
-      times.append(time.perf_counter())
-      onet_keypoints.keypoints(photo, [face.box for face in faces])
-      times.append(time.perf_counter())
-      detections = spec.locate(photo, spec.min_face_size, spec.min_confidence)  # not timed: the two above
-      times.append(time.perf_counter())
+      decoded = time.perf_counter()
+      detections = spec.locate(photo, spec.min_face_size, spec.min_confidence)
+      located = time.perf_counter()
       face_detection.crop_faces(photo, detections)
-      times.append(time.perf_counter())
+      cropped = time.perf_counter()
       if index < WARM_UP:
         continue
-      spans = list(zip(times, times[1:]))
-      for name, (begin, end) in zip(parts, spans[:3] + spans[4:]):
-        parts[name].append((end - begin) * 1000)
-  finally:
-    blazeface._search = search  # pylint: disable=protected-access
+      parts["decode"].append((decoded - start) * 1000)
+      parts["align_and_crop"].append((cropped - located) * 1000)
+      for part, ms, args in calls:
+        if part == "level":
+          levels.setdefault("x".join(map(str, args[0].size)), []).append(ms)
+        else:
+          parts[part].append(ms)
   return {**{name: round(statistics.median(values), 1) for name, values in parts.items()},
-          "pyramid_levels": {size: round(statistics.median(values), 1) for size, values in level_ms.items()}}
-
-
-def detect_ms_median(photos, detector: str, min_face_size: float) -> float:
-  """Median detection time (decode, detector, alignment, crops) per photo at this minimum face size."""
-  from serving.application import face_detection  # pylint: disable=g-import-not-at-top
-  times = []
-  for data in photos:
-    start = time.perf_counter()
-    face_detection.detect_faces(data, min_face_size=min_face_size, detector=detector)
-    times.append((time.perf_counter() - start) * 1000)
-  return round(statistics.median(times[WARM_UP:]), 1)
+          "pyramid_levels": {size: round(statistics.median(values), 1) for size, values in levels.items()}}
 
 
 def aaf_recall(aaf_dir: str, detector: str, limit: int = 0) -> dict:
@@ -251,8 +254,9 @@ def main() -> int:
     from serving.application import detectors as detector_specs  # pylint: disable=g-import-not-at-top
     same_min_face = detector_specs.BLAZEFACE.min_face_size
     results["mtcnn"][f"detect_ms_median_min_face_{same_min_face}px"] = {
-        "1_face": detect_ms_median(composite_photos(args.utkface, 1, count, seed=1), "mtcnn", same_min_face),
-        "5_faces": detect_ms_median(composite_photos(args.utkface, 5, count, seed=5), "mtcnn", same_min_face)}
+        case: time_photos(composite_photos(args.utkface, faces, count, seed=faces), faces, {}, "mtcnn",
+                          min_face_size=same_min_face)["detect_ms_median"]
+        for case, faces in (("1_face", 1), ("5_faces", 5))}
   for client in clients.values():
     client.close()
   server.stop()
