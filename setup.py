@@ -10,8 +10,8 @@ setuptools.setup(
     version="0.1.0",
     description="UTKFace/WIKI -> TFX (TFDV, TFT, Trainer, TFMA) -> TF Serving, locally or on Kubeflow",
     python_requires=">=3.9,<3.11",
-    packages=setuptools.find_packages(include=["pipeline*", "components*", "trainer*", "serving*",
+    packages=setuptools.find_packages(include=["pipeline*", "components*", "trainer*", "serving*", "application*",
                                                "kubeflow*", "vocabulary*", "cli*"]),
-    package_data={"pipeline": ["schema/*.pbtxt"], "serving.application.web": ["templates/*.html", "static/*"]},
+    package_data={"pipeline": ["schema/*.pbtxt"], "application.web": ["templates/*.html", "static/*"]},
     entry_points={"console_scripts": ["fdp=cli.main:main"]},
 )

@@ -3,7 +3,7 @@ folder, for each detector (BlazeFace, the default, and MTCNN) in the same run.
 
 Photos: 1280x720 canvases holding 1 or 5 real UTKFace faces (150-260 px, random places, different photos
 for every sample), plus scikit-image's `astronaut` (512x512, one face). Per photo: detection (decode,
-detector, alignment, JPEG crops: serving/application/face_detection.py) and prediction (the crops through the client
+detector, alignment, JPEG crops: application/face_detection.py) and prediction (the crops through the client
 library to both served models, REST and gRPC, against `fdp serve`'s server started in this process).
 Medians over the samples, after a warm-up. Recall: AAF's outside photos with a face found (every photo
 holds one face) and composites with every face found. Throughput: `fdp predict AAF_DIR --json` as a
@@ -66,7 +66,7 @@ def astronaut_photos(count: int):
 def time_photos(photos, expected_faces: int, predictors, detector: str, min_face_size: float = None) -> dict:
   """Median milliseconds per photo: detection, prediction per protocol (none: detection only), and their
   sum. `min_face_size`: the detector's default unless given."""
-  from serving.application import face_detection  # pylint: disable=g-import-not-at-top
+  from application import face_detection  # pylint: disable=g-import-not-at-top
   detect_ms, predict_ms, found = [], {name: [] for name in predictors}, []
   for index, photo in enumerate(photos):
     start = time.perf_counter()
@@ -116,8 +116,8 @@ def blazeface_time_breakdown(photos) -> dict:
   """Where BlazeFace's detection time goes, medians in ms per photo: decoding, the pyramid and each of its
   levels (named by the photo's size in it; the model and its input), O-Net's keypoints, and alignment +
   JPEG crops."""
-  from serving.application import blazeface, detectors, face_detection  # pylint: disable=g-import-not-at-top
-  from serving.application import onet_keypoints  # pylint: disable=g-import-not-at-top
+  from application import blazeface, detectors, face_detection  # pylint: disable=g-import-not-at-top
+  from application import onet_keypoints  # pylint: disable=g-import-not-at-top
   spec = detectors.DETECTORS["blazeface"]
   parts = {"decode": [], "pyramid": [], "onet_keypoints": [], "align_and_crop": []}
   levels, calls = {}, []
@@ -151,7 +151,7 @@ def blazeface_time_breakdown(photos) -> dict:
 
 def aaf_recall(aaf_dir: str, detector: str, limit: int = 0) -> dict:
   """AAF photos (one face each) with at least one face found."""
-  from serving.application import face_detection  # pylint: disable=g-import-not-at-top
+  from application import face_detection  # pylint: disable=g-import-not-at-top
   names = sorted(os.listdir(os.path.join(aaf_dir, "faces")))[:limit or None]
   found, extra, start = 0, 0, time.perf_counter()
   for name in names:
@@ -231,7 +231,7 @@ def main() -> int:
   args = parser.parse_args()
   from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
   from serving.server import model_server as server_lib  # pylint: disable=g-import-not-at-top
-  from serving.application.web import app as app_lib  # pylint: disable=g-import-not-at-top
+  from application.web import app as app_lib  # pylint: disable=g-import-not-at-top
   server = server_lib.ModelServer(server_lib.build_model_config(None, args.serving_root), rest_port=0,
                                   grpc_port=0, host="127.0.0.1").start()
   clients = {client_lib.REST: client_lib.connect(f"127.0.0.1:{server.rest_port}", client_lib.REST),
@@ -251,7 +251,7 @@ def main() -> int:
         "1_face": blazeface_time_breakdown(composite_photos(args.utkface, 1, count, seed=1)),
         "5_faces": blazeface_time_breakdown(composite_photos(args.utkface, 5, count, seed=5))}
   if "mtcnn" in detectors:  # MTCNN asked for BlazeFace's default minimum face (its own default is smaller)
-    from serving.application import detectors as detector_specs  # pylint: disable=g-import-not-at-top
+    from application import detectors as detector_specs  # pylint: disable=g-import-not-at-top
     same_min_face = detector_specs.BLAZEFACE.min_face_size
     results["mtcnn"][f"detect_ms_median_min_face_{same_min_face}px"] = {
         case: time_photos(composite_photos(args.utkface, faces, count, seed=faces), faces, {}, "mtcnn",

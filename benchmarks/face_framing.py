@@ -1,4 +1,4 @@
-"""Measure a detector's `Framing` (serving/application/face_alignment.py) on real UTKFace crops (200x200).
+"""Measure a detector's `Framing` (application/face_alignment.py) on real UTKFace crops (200x200).
 
 For each crop, the detector's keypoints give the eyes' midpoint and the eye and eyes-to-mouth distances
 as fractions of the crop; the medians, with both distances raised by the factor that makes the median of
@@ -20,8 +20,8 @@ DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "s
 
 def measure(utkface_dir: str, detector: str, count: int):
   from PIL import Image  # pylint: disable=g-import-not-at-top
-  from serving.application import face_alignment  # pylint: disable=g-import-not-at-top
-  from serving.application import face_detection  # pylint: disable=g-import-not-at-top
+  from application import face_alignment  # pylint: disable=g-import-not-at-top
+  from application import face_detection  # pylint: disable=g-import-not-at-top
   names = sorted(os.listdir(utkface_dir))
   centres, eyes, mouths = [], [], []
   for name in names[::max(1, len(names) // count)][:count]:

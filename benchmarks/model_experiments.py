@@ -17,7 +17,7 @@ defaults: FaceRes-deep fine-tuned at 160 px from block 6, DLDL age, augmentation
 REDUCED budget (RECIPE_BUDGET: a fixed random subset of the train split, a few classifier epochs, no early
 stopping) and scored on a fixed subset of the eval split and on the ~304-photo stratified All-Age-Faces
 subset of benchmarks/outside.py (never trained on), cropped once through the product's detection and
-alignment (serving/application/face_detection.py, largest face per photo, no face = wrong; cached in /tmp). Results go to
+alignment (application/face_detection.py, largest face per photo, no face = wrong; cached in /tmp). Results go to
 benchmarks/results/recipe_ablations.json (+ .png). The recorded run:
 
   nice -n 10 .venv/bin/python benchmarks/model_experiments.py --family pretrained --all --records RECORDS
@@ -220,7 +220,7 @@ def aaf_crops(aaf_dir: str, cache: str = AAF_CACHE) -> dict:
   import numpy as np
   if not os.path.exists(cache):
     import outside  # pylint: disable=g-import-not-at-top  (benchmarks/outside.py, beside this script)
-    from serving.application import face_detection  # pylint: disable=g-import-not-at-top
+    from application import face_detection  # pylint: disable=g-import-not-at-top
     rows = outside.stratified_subset(outside.read_labels(aaf_dir))
     crops, started = [], time.perf_counter()
     for row in rows:

@@ -8,6 +8,7 @@ import sys
 import time
 
 from cli import kubeflow_commands
+from cli import predict_command
 from cli import serving_commands
 from cli import web_command
 from components import wiki
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
   evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
   evaluate.set_defaults(func=cmd_evaluate)
   serving_commands.register(sub)
+  predict_command.register(sub)
   web_command.register(sub)
   return parser
 

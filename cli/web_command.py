@@ -4,6 +4,7 @@ Nothing heavy at import time (Flask, the face detector and TensorFlow load when 
 import sys
 import threading
 
+from cli import predict_command
 from cli import serving_commands
 
 DEFAULT_PORT = 8080
@@ -12,10 +13,10 @@ DEFAULT_PORT = 8080
 def cmd_web(args) -> int:
   from werkzeug import serving as werkzeug_serving  # pylint: disable=g-import-not-at-top
   from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
-  from serving.application import face_detection  # pylint: disable=g-import-not-at-top
-  from serving.application import faces  # pylint: disable=g-import-not-at-top
-  from serving.application.web import app as app_lib  # pylint: disable=g-import-not-at-top
-  from serving.application import trust  # pylint: disable=g-import-not-at-top
+  from application import face_detection  # pylint: disable=g-import-not-at-top
+  from application import faces  # pylint: disable=g-import-not-at-top
+  from application.web import app as app_lib  # pylint: disable=g-import-not-at-top
+  from application import trust  # pylint: disable=g-import-not-at-top
   config = app_lib.WebConfig(server=args.server, detector=args.detector, min_face_size=args.min_face_size,
                              min_confidence=args.min_confidence,
                              trust=trust.Trust(min_face_size=args.min_judged_face_size))
@@ -33,14 +34,14 @@ def cmd_web(args) -> int:
 
 
 def register(subparsers) -> None:
-  from serving.application import faces  # pylint: disable=g-import-not-at-top  (numpy + Pillow only)
+  from application import faces  # pylint: disable=g-import-not-at-top  (numpy + Pillow only)
   web = subparsers.add_parser("web", help="a web page: upload a photo, see each face's age and gender")
   web.add_argument("--server", required=True, help="HOST:PORT of the model server (TF Serving or fdp serve)")
   web.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
   web.add_argument("--port", type=int, default=DEFAULT_PORT, help="the page's port (0: a free one)")
   web.add_argument("--host", default="127.0.0.1", help="the page's address (0.0.0.0: every interface)")
   web.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.BOTH)
-  serving_commands.add_detection_options(web)
+  predict_command.add_detection_options(web)
   web.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the model server")
   web.set_defaults(func=cmd_web)
 

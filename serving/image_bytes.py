@@ -1,6 +1,6 @@
 """What encoded image bytes are, judged from their leading bytes and header alone (nothing is decoded).
 
-Shared by the model server (serving/server/core.py: the `images` input) and the web page (serving/application/web/), so both
+Shared by the model server (serving/server/core.py: the `images` input) and the web page (application/web/), so both
 accept the same formats and refuse the same decompression bombs, with a sentence saying what is wrong.
 """
 import io

@@ -9,10 +9,10 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from serving.application import blazeface
-from serving.application import detectors
-from serving.application import face_alignment
-from serving.application import face_detection
+from application import blazeface
+from application import detectors
+from application import face_alignment
+from application import face_detection
 
 # Where UTKFace's own aligned crops put the midpoint of the eyes (200x200; measured with MTCNN, medians).
 UTKFACE_EYES_CENTER = (98.5, 58.0)

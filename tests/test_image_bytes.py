@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from serving import image_bytes
-from serving.application.web import app as web_app
+from application.web import app as web_app
 from tests.conftest import decompression_bomb_png
 from vocabulary import image_formats
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from pipeline import evaluate
-from serving.application import faces
+from application import faces
 from vocabulary import labels
 import vocabulary
 

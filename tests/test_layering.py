@@ -17,13 +17,13 @@ ALLOWED = {
     "serving": {"vocabulary"},  # serving/'s own shared modules: defaults, wire, image_bytes
     "serving.server": {"vocabulary", "serving"},
     "serving.client": {"vocabulary", "serving"},
-    "serving.application": {"vocabulary", "serving", "serving.client"},
+    "application": {"vocabulary", "serving", "serving.client"},
     "pipeline": {"vocabulary", "components", "trainer"},
     "kubeflow": {"vocabulary", "components", "trainer", "pipeline"},
     "cli": {"vocabulary", "components", "trainer", "pipeline", "kubeflow", "serving", "serving.server",
-            "serving.client", "serving.application"},
+            "serving.client", "application"},
 }
-SERVING_PARTS = ("server", "client", "application")
+SERVING_PARTS = ("server", "client")
 
 
 def part_of(module: str):

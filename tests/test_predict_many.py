@@ -1,5 +1,5 @@
 """`fdp predict` over many photos: folders, input order, requests shared by consecutive photos, bad
-photos reported one by one, the warnings on each face (serving/application/trust.py), and the real command against
+photos reported one by one, the warnings on each face (application/trust.py), and the real command against
 `fdp serve` with the shipped models on real outside photos (AAF)."""
 import io
 import json
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from serving.application import faces
-from serving.application import trust
+from application import faces
+from application import trust
 from serving.server.subprocess_server import fdp_serve
 from tests.conftest import REPO
 import vocabulary
@@ -187,7 +187,7 @@ def test_fdp_predict_a_folder_against_fdp_serve(photo_folder):
 
 
 def test_a_small_background_face_is_found_and_marked_too_small(utkface_dir, tmp_path):
-  from serving.application import face_detection  # pylint: disable=g-import-not-at-top
+  from application import face_detection  # pylint: disable=g-import-not-at-top
   names = sorted(os.listdir(utkface_dir))
   photo = Image.new("RGB", (1280, 720), (120, 120, 120))
   photo.paste(Image.open(utkface_dir / names[5000]).convert("RGB").resize((260, 260)), (200, 200))

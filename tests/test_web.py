@@ -15,8 +15,8 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug import serving as werkzeug_serving
 
-from serving.application import face_detection
-from serving.application.web import app as app_lib
+from application import face_detection
+from application.web import app as app_lib
 from serving.client import model_client as client_lib
 from tests.test_face_detection import encode
 import vocabulary

@@ -9,8 +9,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from werkzeug import serving as werkzeug_serving
 
-from serving.application import trust
-from serving.application.web import app as app_lib
+from application import trust
+from application.web import app as app_lib
 from tests.test_face_detection import encode
 from tests.test_web import ASTRONAUT, browser, upload_with_the_file_picker, wait_for  # pylint: disable=unused-import
 

@@ -16,10 +16,10 @@ import flask
 from werkzeug import exceptions
 
 from serving import image_bytes
-from serving.application import face_detection
-from serving.application import faces as faces_lib
-from serving.application import trust as trust_lib
-from serving.application.web import uploads
+from application import face_detection
+from application import faces as faces_lib
+from application import trust as trust_lib
+from application.web import uploads
 from serving.client import model_client as client_lib
 import vocabulary
 

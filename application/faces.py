@@ -11,7 +11,7 @@ the previous ones are at the model server, and faces of consecutive images share
 The --json record is a stable format that scripts depend on:
   {"image": PATH, "faces": [{"box": [x, y, w, h], "score": S, "age_bucket": "25-49", "age_bucket_prob": P,
                              "gender": "female", "gender_prob": P, "age": 31.2, "warnings": [...]}]}
-Fields of a model not asked for are left out; "warnings" lists what not to trust (serving/application/trust.py). An
+Fields of a model not asked for are left out; "warnings" lists what not to trust (application/trust.py). An
 image that cannot be read or predicted gets "error" instead of "faces", and the other images still run.
 """
 import collections
@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from serving.application import trust as trust_lib
+from application import trust as trust_lib
 from vocabulary import labels
 import vocabulary
 

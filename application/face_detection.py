@@ -4,7 +4,7 @@
     for face in faces: face.box, face.score, face.crop_jpeg
 
 A `Face` unpacks as `(box, score, crop_jpeg)`, the shape `fdp predict` and the web page expect from a
-detector. The detector is BlazeFace by default, MTCNN with `detector="mtcnn"` (serving/application/detectors.py);
+detector. The detector is BlazeFace by default, MTCNN with `detector="mtcnn"` (application/detectors.py);
 either loads on its first call, once per process.
 """
 import io
@@ -12,8 +12,8 @@ from typing import List, NamedTuple, Optional, Tuple
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from serving.application import detectors
-from serving.application import face_alignment
+from application import detectors
+from application import face_alignment
 
 DEFAULT_DETECTOR = detectors.DEFAULT
 DETECTOR_CHOICES = tuple(detectors.DETECTORS)

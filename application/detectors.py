@@ -2,8 +2,8 @@
 -> [Detection], boxes and keypoints in the photo's pixels, most confident first.
 
 - "blazeface" (default): MediaPipe's short-range BlazeFace on TFLite over an image pyramid
-  (serving/application/blazeface.py) finds the faces, MTCNN's O-Net places five keypoints in each face's box
-  (serving/application/onet_keypoints.py): a few to a few tens of milliseconds per photo.
+  (application/blazeface.py) finds the faces, MTCNN's O-Net places five keypoints in each face's box
+  (application/onet_keypoints.py): a few to a few tens of milliseconds per photo.
 - "mtcnn": the `mtcnn` package (P/R/O-Net), about ten times slower; kept for comparison.
 
 Each detector's box is its own: BlazeFace's is square, about as wide as MTCNN's and 0.9 of its height
@@ -20,9 +20,9 @@ from typing import Callable, List, NamedTuple, Tuple
 import numpy as np
 from PIL import Image
 
-from serving.application import blazeface
-from serving.application import face_alignment
-from serving.application import onet_keypoints
+from application import blazeface
+from application import face_alignment
+from application import onet_keypoints
 
 MAX_DETECTION_SIDE = 1280  # larger photos are searched at this size; crops come from the full photo
 # MTCNN's own min_face_size stays within these bounds: below 12 P-Net sees nothing, and mtcnn 1.0.0 sizes
@@ -59,7 +59,7 @@ def _box(x0: float, y0: float, width: float, height: float) -> Tuple[int, int, i
 
 
 def locate_blazeface(photo: Image.Image, min_face_size: float, min_confidence: float) -> List[Detection]:
-  """BlazeFace's boxes and scores, with the keypoints of MTCNN's O-Net on each box (serving/application/onet_keypoints.py)."""
+  """BlazeFace's boxes and scores, with the keypoints of MTCNN's O-Net on each box (application/onet_keypoints.py)."""
   faces = blazeface.detect(photo, min_face_size, min_confidence, max_side=MAX_DETECTION_SIDE)
   if not faces:
     return []

@@ -3,7 +3,7 @@
 
 const percent = (value) => `${(value * 100).toFixed(0)} %`;
 
-// What each warning code (serving/application/trust.py) means for people.
+// What each warning code (application/trust.py) means for people.
 const WARNINGS = {
   face_too_small: (face) => `too small to judge (${Math.min(face.box[2], face.box[3])} px): these are guesses`,
   age_bucket_uncertain: (face) => `the age bucket is uncertain (${percent(face.age_bucket_prob)})`,
