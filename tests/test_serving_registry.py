@@ -34,6 +34,13 @@ def _registry(tmp_path, labels=None):
   return base, ModelRegistry(config.model_server_config(str(tmp_path), models=["m"], labels=labels), FakeModel)
 
 
+def _wait_for(condition, seconds=10):
+  deadline = time.time() + seconds
+  while not condition():
+    assert time.time() < deadline, "timed out"
+    time.sleep(0.01)
+
+
 def _states(registry):
   return {s.version: s.state for s in registry.status(ModelSpec("m"))}
 
@@ -55,7 +62,7 @@ def test_new_version_is_served_and_the_old_one_unloads_after_its_requests(tmp_pa
     with pytest.raises(errors.ServingError, match=r"Specific\(m, 1\)"):
       with registry.acquire(ModelSpec("m", version=1)):
         pass
-  assert old.closed
+  _wait_for(lambda: old.closed)  # closed on the registry's unload thread, not this request's
   assert _states(registry) == {2: "AVAILABLE", 1: "END"}
 
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import logging
 
-from trainer import export, face_network, images, models
+from trainer import export, face_network, images, models, warmup
 from trainer.hyperparameters import FACERES, TrainingConfig
 import vocabulary
 
@@ -231,6 +231,7 @@ def train_and_export(model_name: str, cfg: TrainingConfig, train_files, eval_fil
                cfg.epochs, cfg.image_size, cfg.batch_size)
   model.fit(train_ds, validation_data=eval_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2)
   export.export_serving_model(model, tf_transform_output, model_name, cfg, serving_model_dir)
+  warmup.write_warmup_requests(serving_model_dir, warmup.images_from_examples(eval_files))
   history = {"model": model_name, "num_train_images": num_train, "config": dataclasses.asdict(cfg),
              "started_from": started_from,
              "epochs": throughput.epochs}

@@ -4,6 +4,10 @@ Requests for one signature of one model version queue up; a batch thread takes t
 `batch_timeout` for more (never beyond `max_batch_size` rows), runs the model once on the concatenated
 inputs and hands each request its own rows back. A batch that fails is retried one request at a time, so
 one bad request never fails its neighbours.
+
+Every wait is bounded: a request waits for its batch until its deadline (MAX_WAIT_S when it has none); one
+whose deadline passes or whose client cancels while it is still queued is dropped from the queue, so the
+model never runs for it.
 """
 import dataclasses
 import queue
@@ -13,9 +17,11 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
+from serving.server import deadlines
 from serving.server import errors
 
 Arrays = Dict[str, np.ndarray]
+MAX_WAIT_S = 300.0  # the longest a request without a deadline waits for its batch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,13 +44,37 @@ class BatchingOptions:
 
 
 class _Task:
-  __slots__ = ("inputs", "rows", "done", "outputs", "error")
+  """One request's rows in the queue: QUEUED until a batch thread takes it (RUNNING) or its client stops
+  waiting (DROPPED), whichever comes first."""
+  QUEUED, RUNNING, DROPPED = "queued", "running", "dropped"
+  __slots__ = ("inputs", "rows", "done", "outputs", "error", "_state", "_lock")
 
   def __init__(self, inputs: Arrays, rows: int):
     self.inputs, self.rows = inputs, rows
     self.done = threading.Event()
     self.outputs: Optional[Arrays] = None
     self.error: Optional[BaseException] = None
+    self._state = self.QUEUED
+    self._lock = threading.Lock()
+
+  def _move(self, to: str) -> bool:
+    with self._lock:
+      if self._state != self.QUEUED:
+        return False
+      self._state = to
+      return True
+
+  def take(self) -> bool:
+    """A batch thread takes it; False when it was dropped meanwhile."""
+    return self._move(self.RUNNING)
+
+  def drop(self, error: BaseException) -> bool:
+    """Out of the queue with `error`, unless a batch thread has it already."""
+    if not self._move(self.DROPPED):
+      return False
+    self.error = error
+    self.done.set()
+    return True
 
 
 def _rows(inputs: Arrays) -> int:
@@ -64,7 +94,9 @@ class BatchScheduler:
     for thread in self._threads:
       thread.start()
 
-  def submit(self, inputs: Arrays) -> Arrays:
+  def submit(self, inputs: Arrays, deadline: Optional[deadlines.Deadline] = None) -> Arrays:
+    deadline = deadline or deadlines.Deadline(MAX_WAIT_S)
+    deadline.check()
     rows = _rows(inputs)
     if rows == 0 or rows >= self._options.max_batch_size:
       return self._run(inputs)  # already a full batch: nothing to wait for
@@ -73,7 +105,12 @@ class BatchScheduler:
       self._queue.put_nowait(task)
     except queue.Full:
       raise errors.ServingError(errors.RESOURCE_EXHAUSTED, "The batch scheduling queue is full") from None
-    task.done.wait()
+    deadline.on_cancel(lambda: task.drop(deadline.error()))
+    remaining = deadline.remaining()
+    if not task.done.wait(MAX_WAIT_S if remaining is None else remaining):
+      task.drop(None)  # still queued: it leaves the queue unrun; running: its answer comes too late
+      raise deadline.error() or errors.ServingError(errors.DEADLINE_EXCEEDED, "No answer from the model in "
+                                                    f"{MAX_WAIT_S:.0f} s")
     if task.error is not None:
       raise task.error
     return task.outputs
@@ -81,7 +118,10 @@ class BatchScheduler:
   def close(self) -> None:
     """Stops the threads after the requests already queued have been answered."""
     for _ in self._threads:
-      self._queue.put(None)
+      try:
+        self._queue.put(None, timeout=MAX_WAIT_S)
+      except queue.Full:
+        break  # the threads are stuck on a model call; they are daemons and end with the process
     for thread in self._threads:
       thread.join(timeout=30)
 
@@ -92,6 +132,8 @@ class BatchScheduler:
       carried = None
       if first is None:
         return
+      if not first.take():
+        continue  # dropped while it waited
       batch, rows, stopping = [first], first.rows, False
       deadline = time.monotonic() + self._options.batch_timeout_s
       while rows < self._options.max_batch_size:
@@ -105,11 +147,13 @@ class BatchScheduler:
         if rows + task.rows > self._options.max_batch_size:
           carried = task
           break
+        if not task.take():
+          continue
         batch.append(task)
         rows += task.rows
       self._execute(batch)
       if stopping:
-        if carried is not None:
+        if carried is not None and carried.take():
           self._execute([carried])
         return
 

@@ -104,8 +104,7 @@ def configmap_manifest(labels=None) -> str:
 # Reading, for `fdp serve`.
 
 def read_model_config(path: str) -> model_server_config_pb2.ModelServerConfig:
-  with open(path) as f:
-    return text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
+  return _read_text_proto(path, model_server_config_pb2.ModelServerConfig())
 
 
 def model_config_for_base_dir(base_dir: str) -> model_server_config_pb2.ModelServerConfig:
@@ -118,9 +117,24 @@ def model_config_for_base_dir(base_dir: str) -> model_server_config_pb2.ModelSer
   return model_server_config(os.path.abspath(base_dir), models=models)
 
 
-def read_batching_parameters(path: str):
+def model_config_for_base_path(name: str, base_path: str) -> model_server_config_pb2.ModelServerConfig:
+  """TF Serving's `--model_base_path PATH --model_name NAME`: one model, its latest version."""
+  config = model_server_config(os.path.dirname(os.path.abspath(base_path)), models=[name])
+  config.model_config_list.config[0].base_path = os.path.abspath(base_path)
+  return config
+
+
+def _read_text_proto(path: str, message):
   with open(path) as f:
-    return text_format.Parse(f.read(), protos.BatchingParameters())
+    return text_format.Parse(f.read(), message)
+
+
+def read_batching_parameters(path: str):
+  return _read_text_proto(path, protos.BatchingParameters())
+
+
+def read_monitoring_config(path: str):
+  return _read_text_proto(path, protos.MonitoringConfig())
 
 
 def is_version_dir(name: str) -> bool:

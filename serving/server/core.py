@@ -19,6 +19,7 @@ from tensorflow_serving.apis import get_model_status_pb2
 from serving import image_bytes
 from serving.server import errors
 from serving.server import metrics as metrics_lib
+from serving.server.deadlines import Deadline
 from serving.server.registry import ModelRegistry, ModelSpec, VersionStatus
 from vocabulary import image_formats
 from vocabulary import signatures
@@ -131,14 +132,17 @@ class ServingCore:
                            f"{', '.join(sorted(servable.loaded.signatures))}")
     return signature_name
 
-  def _run(self, servable, signature_name: str, arrays: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+  def _run(self, servable, signature_name: str, arrays: Dict[str, np.ndarray],
+           deadline: Optional[Deadline]) -> Dict[str, np.ndarray]:
     try:
-      return servable.loaded.run(signature_name, arrays)
+      return servable.loaded.run(signature_name, arrays, deadline)
     except tf.errors.OpError as e:
       raise errors.ServingError(_TF_ERROR_CODES.get(e.error_code, errors.INTERNAL), _first_line(e)) from None
 
-  def predict(self, spec: ModelSpec, signature_name: str, inputs, output_filter: Iterable[str] = ()) -> Result:
-    """inputs: {input name: array or nested list}, or one unnamed value for a one-input signature."""
+  def predict(self, spec: ModelSpec, signature_name: str, inputs, output_filter: Iterable[str] = (),
+              deadline: Optional[Deadline] = None) -> Result:
+    """inputs: {input name: array or nested list}, or one unnamed value for a one-input signature. The
+    model is not run once `deadline` has passed or its client has cancelled."""
     with self.registry.acquire(spec) as servable:
       signature_name = self._signature(servable, signature_name)
       input_specs = servable.loaded.input_specs(signature_name)
@@ -162,7 +166,7 @@ class ServingCore:
       unknown_outputs = set(output_filter) - set(servable.loaded.output_specs(signature_name))
       if unknown_outputs:
         raise errors.invalid(f"Unknown output(s) {sorted(unknown_outputs)} in output_filter")
-      outputs = self._run(servable, signature_name, arrays)
+      outputs = self._run(servable, signature_name, arrays, deadline)
       if output_filter:
         outputs = {name: outputs[name] for name in output_filter}
       return Result(servable.version, signature_name, outputs)
@@ -177,7 +181,8 @@ class ServingCore:
                            f"({signatures.SERVING_EXAMPLES})")
     return signature_name
 
-  def regress(self, spec: ModelSpec, signature_name: str, serialized_examples: List[bytes]) -> Result:
+  def regress(self, spec: ModelSpec, signature_name: str, serialized_examples: List[bytes],
+              deadline: Optional[Deadline] = None) -> Result:
     """Fits a signature with one float output of shape [N] or [N, 1]: outputs {"value": [N]}."""
     with self.registry.acquire(spec) as servable:
       signature_name = self._examples_signature(servable, signature_name, "Regress")
@@ -187,10 +192,11 @@ class ServingCore:
         raise errors.invalid(f"Regress needs one float output of shape [N] or [N, 1]; signature "
                              f"'{signature_name}' has {self._outputs_text(outputs)}: use Predict")
       examples = np.array(list(serialized_examples), dtype=object)
-      values = next(iter(self._run(servable, signature_name, {EXAMPLES_INPUTS[0]: examples}).values()))
+      values = next(iter(self._run(servable, signature_name, {EXAMPLES_INPUTS[0]: examples}, deadline).values()))
       return Result(servable.version, signature_name, {"value": values.reshape(-1)})
 
-  def classify(self, spec: ModelSpec, signature_name: str, serialized_examples: List[bytes]) -> Result:
+  def classify(self, spec: ModelSpec, signature_name: str, serialized_examples: List[bytes],
+               deadline: Optional[Deadline] = None) -> Result:
     """Fits a signature with one float output of scores [N, K], K > 1: outputs {"scores": [N, K]}."""
     with self.registry.acquire(spec) as servable:
       signature_name = self._examples_signature(servable, signature_name, "Classify")
@@ -200,7 +206,7 @@ class ServingCore:
         raise errors.invalid(f"Classify needs exactly one float output of scores [N, K]; signature "
                              f"'{signature_name}' has {self._outputs_text(outputs)}: use Predict")
       examples = np.array(list(serialized_examples), dtype=object)
-      scores = next(iter(self._run(servable, signature_name, {EXAMPLES_INPUTS[0]: examples}).values()))
+      scores = next(iter(self._run(servable, signature_name, {EXAMPLES_INPUTS[0]: examples}, deadline).values()))
       return Result(servable.version, signature_name, {"scores": scores})
 
   @staticmethod

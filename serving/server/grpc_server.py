@@ -12,6 +12,7 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.apis import regression_pb2
 
 from serving.server import errors
+from serving.server.deadlines import Deadline
 from serving.server.registry import ModelSpec
 
 PROTOCOL = "grpc"
@@ -43,6 +44,14 @@ def _serialized_examples(model_input) -> list:
       merged.append(full.SerializeToString())
     return merged
   raise errors.invalid("Input is empty: give example_list or example_list_with_context")
+
+
+def _deadline(context) -> Deadline:
+  """The client's deadline (none: the batcher's own bound applies) and its cancellation: a request
+  cancelled while it waits for a batch is dropped from it."""
+  deadline = Deadline(context.time_remaining())
+  context.add_callback(deadline.cancel)
+  return deadline
 
 
 def _to_array(name: str, tensor_proto):
@@ -86,11 +95,15 @@ def _regress_outputs(response, outputs) -> None:
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer, _Handler):
 
   def _answer(self, context, api: str, request, compute, response, write_outputs):
-    """compute(spec) -> the core's Result; the response gets the answering spec and the outputs."""
+    """compute(spec, deadline) -> the core's Result; the response gets the answering spec and the outputs."""
     spec = _spec(request.model_spec)
 
     def run():
-      result = compute(spec)
+      deadline = _deadline(context)
+      try:
+        result = compute(spec, deadline)
+      finally:
+        deadline.finish()
       _fill_spec(response.model_spec, spec.name, result)
       write_outputs(response, result.outputs)
       return response, result.version
@@ -98,20 +111,20 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer, _
     return self.serve(context, api, spec.name, run)
 
   def Predict(self, request, context):  # pylint: disable=invalid-name
-    def compute(spec):
+    def compute(spec, deadline):
       inputs = {name: _to_array(name, tensor) for name, tensor in request.inputs.items()}
-      return self.core.predict(spec, request.model_spec.signature_name, inputs, request.output_filter)
+      return self.core.predict(spec, request.model_spec.signature_name, inputs, request.output_filter, deadline)
     return self._answer(context, "predict", request, compute, predict_pb2.PredictResponse(), _predict_outputs)
 
   def Classify(self, request, context):  # pylint: disable=invalid-name
-    compute = lambda spec: self.core.classify(spec, request.model_spec.signature_name,
-                                              _serialized_examples(request.input))
+    compute = lambda spec, deadline: self.core.classify(spec, request.model_spec.signature_name,
+                                                        _serialized_examples(request.input), deadline)
     return self._answer(context, "classify", request, compute, classification_pb2.ClassificationResponse(),
                         _classify_outputs)
 
   def Regress(self, request, context):  # pylint: disable=invalid-name
-    compute = lambda spec: self.core.regress(spec, request.model_spec.signature_name,
-                                             _serialized_examples(request.input))
+    compute = lambda spec, deadline: self.core.regress(spec, request.model_spec.signature_name,
+                                                       _serialized_examples(request.input), deadline)
     return self._answer(context, "regress", request, compute, regression_pb2.RegressionResponse(),
                         _regress_outputs)
 
@@ -141,8 +154,9 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer, _Handler):
                   "up from the base paths")
 
 
-def make_server(core, host: str, port: int, max_request_bytes: int, threads: int = 16):
-  """A started grpc.server and the port it bound (port 0: a free one)."""
+def make_server(core, host: str, port: int, max_request_bytes: int, threads: int):
+  """A started grpc.server and the port it bound (port 0: a free one); `threads` serve RPCs at once
+  (`--grpc_max_threads`), more wait in gRPC's queue."""
   server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
                        options=[("grpc.max_receive_message_length", max_request_bytes),
                                 ("grpc.max_send_message_length", -1)])

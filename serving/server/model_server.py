@@ -1,15 +1,16 @@
 """`fdp serve`: the pushed SavedModels behind TF Serving's REST and gRPC APIs, in one process.
 
 The model config (TF Serving's models.config, or one built from a base dir), the registry watching the
-base paths, the serving core, and the two front ends on their ports.
+base paths, the serving core (the protocol-free data plane), and the two front ends on their ports: REST on
+the production HTTP server (serving/http_server.py), gRPC on grpcio's. `stop()` drains both: no new
+connections or RPCs, the ones accepted are answered (up to the drain period), then the models unload.
 """
+import dataclasses
 import logging
 import threading
 from typing import Optional
 
-from werkzeug import serving as werkzeug_serving
-
-from serving import defaults
+from serving import http_server
 from serving.server import batching
 from serving.server import config as config_lib
 from serving.server import core as core_lib
@@ -17,54 +18,56 @@ from serving.server import grpc_server
 from serving.server import registry as registry_lib
 from serving.server import rest
 from serving.server import saved_model
+from serving.server.settings import ServerSettings
 
-
-class _KeepAliveHandler(werkzeug_serving.WSGIRequestHandler):
-  """HTTP/1.1, so a client's connection is reused between requests (werkzeug's default is 1.0)."""
-  protocol_version = "HTTP/1.1"
-
-  def log_request(self, *args, **kwargs):  # one line per request is too much for a model server
-    pass
+log = logging.getLogger(__name__)
 
 
 class ModelServer:
-  """Start with start(); ports 0 pick free ones (read rest_port / grpc_port after start)."""
+  """Start with start(); ports 0 pick free ones (read rest_port / grpc_port after start). Settings come as
+  a ServerSettings, or as its field names (`ModelServer(config, rest_port=0, grpc_port=0)`)."""
 
-  def __init__(self, model_server_config, rest_port: int = defaults.REST_PORT,
-               grpc_port: int = defaults.GRPC_PORT, host: str = "0.0.0.0",
-               batching_options: Optional[batching.BatchingOptions] = batching.BatchingOptions(),
-               max_request_bytes: int = defaults.MAX_REQUEST_BYTES, poll_seconds: float = 1.0,
-               grpc_threads: int = 16):
+  def __init__(self, model_server_config, settings: Optional[ServerSettings] = None,
+               batching_options: Optional[batching.BatchingOptions] = batching.BatchingOptions(), **overrides):
+    self.settings = dataclasses.replace(settings or ServerSettings(), **overrides)
     self.registry = registry_lib.ModelRegistry(model_server_config, saved_model.loader(batching_options),
-                                               poll_seconds=poll_seconds)
+                                               poll_seconds=self.settings.poll_seconds,
+                                               load_threads=self.settings.load_threads)
     self.core = core_lib.ServingCore(self.registry)
-    self._host, self.rest_port, self.grpc_port = host, rest_port, grpc_port
-    self._max_request_bytes, self._grpc_threads = max_request_bytes, grpc_threads
-    self._http = self._grpc = self._http_thread = None
+    self.rest_port, self.grpc_port = self.settings.rest_port, self.settings.grpc_port
+    self._http: Optional[http_server.HttpServer] = None
+    self._grpc = None
+    self._stopped = threading.Event()
 
   def start(self) -> "ModelServer":
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its per-request lines are too much here
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" under load is expected
+    s = self.settings
     self.registry.start()
-    app = rest.RestApp(self.core, self._max_request_bytes)
-    self._http = werkzeug_serving.make_server(self._host, self.rest_port, app, threaded=True,
-                                              request_handler=_KeepAliveHandler)
-    self.rest_port = self._http.server_port
-    self._http_thread = threading.Thread(target=self._http.serve_forever, name="rest", daemon=True)
-    self._http_thread.start()
-    self._grpc, self.grpc_port = grpc_server.make_server(self.core, self._host, self.grpc_port,
-                                                         self._max_request_bytes, self._grpc_threads)
+    app = rest.RestApp(self.core, s.max_request_bytes, s.metrics_path, timeout_s=s.rest_timeout_s,
+                       is_draining=lambda: self._http is not None and self._http.draining.is_set())
+    self._http = http_server.HttpServer(app, s.host, s.rest_port, http_server.HttpOptions(
+        threads=s.rest_threads, connection_limit=s.connection_limit, idle_timeout_s=s.idle_timeout_s,
+        request_read_timeout_s=s.request_read_timeout_s, max_request_bytes=s.max_request_bytes), name="rest")
+    self.rest_port = self._http.port
+    self._http.start()
+    self._grpc, self.grpc_port = grpc_server.make_server(self.core, s.host, s.grpc_port, s.max_request_bytes,
+                                                         s.grpc_threads)
     return self
 
-  def stop(self) -> None:
-    if self._grpc:
-      self._grpc.stop(grace=5).wait()
-    if self._http:
-      self._http.shutdown()
-      self._http_thread.join(timeout=10)
+  def stop(self, grace_s: Optional[float] = None) -> bool:
+    """Drains both front ends at once (at most `grace_s`, default the settings' drain period), then unloads
+    the models. True when every request accepted was answered."""
+    grace_s = self.settings.drain_seconds if grace_s is None else grace_s
+    grpc_done = self._grpc.stop(grace=grace_s) if self._grpc else None
+    drained = self._http.stop(grace_s) if self._http else True
+    if grpc_done is not None:
+      grpc_done.wait(grace_s + 1)
     self.registry.stop()
+    self._stopped.set()
+    return drained
 
   def wait(self) -> None:
-    self._grpc.wait_for_termination()
+    self._stopped.wait()
 
 
 def build_model_config(model_config_file: Optional[str], model_base_dir: Optional[str]):

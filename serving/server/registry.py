@@ -6,13 +6,18 @@ when the policy's wanted version is available, versions no longer wanted stop ta
 (UNLOADING), finish the ones they hold (reference counted) and are then dropped (END). A version that
 fails to load is reported with its error and retried only when its files change; the version being
 served meanwhile stays.
+
+Loads run on their own threads, outside the poll (one slow or failing version never holds up the others
+or the next poll); every status change happens under its model's lock; a retired version is closed on a
+background thread, never on the thread of the request that held it last.
 """
+from concurrent import futures
 import contextlib
 import dataclasses
 import logging
 import os
 import threading
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from serving.server import errors
 from serving.server.config import is_version_dir
@@ -73,12 +78,15 @@ class VersionPolicy:
 class Servable:
   """One loaded version: what the loader returned plus the reference count that delays its unloading."""
 
-  def __init__(self, name: str, version: int, path: str, loaded):
+  def __init__(self, name: str, version: int, path: str, loaded,
+               on_unloaded: Optional[Callable[["Servable"], None]] = None,
+               run_unload: Callable[[Callable[[], None]], object] = lambda unload: unload()):
     self.name, self.version, self.path, self.loaded = name, version, path, loaded
     self._lock = threading.Lock()
     self._refs = 0
     self._retiring = False
-    self.on_unloaded: Optional[Callable[["Servable"], None]] = None
+    self._on_unloaded = on_unloaded
+    self._run_unload = run_unload  # e.g. a background executor's submit
 
   def try_acquire(self) -> bool:
     with self._lock:
@@ -92,7 +100,7 @@ class Servable:
       self._refs -= 1
       done = self._retiring and self._refs == 0
     if done:
-      self._unload()
+      self._run_unload(self._unload)
 
   def retire(self) -> None:
     """No new requests; unloads as soon as the last request in flight releases it."""
@@ -100,15 +108,18 @@ class Servable:
       self._retiring = True
       done = self._refs == 0
     if done:
-      self._unload()
+      self._run_unload(self._unload)
 
   def _unload(self) -> None:
     close = getattr(self.loaded, "close", None)
-    if close:
-      close()
+    try:
+      if close:
+        close()
+    except Exception:  # pylint: disable=broad-except
+      log.exception("closing %s version %d failed", self.name, self.version)
     self.loaded = None
-    if self.on_unloaded:
-      self.on_unloaded(self)
+    if self._on_unloaded:
+      self._on_unloaded(self)
 
 
 def _fingerprint(path: str):
@@ -130,11 +141,18 @@ class ServedModel:
 
   def __init__(self, name: str, base_path: str, policy: VersionPolicy, labels: Dict[str, int]):
     self.name, self.base_path, self.policy, self.labels = name, base_path, policy, dict(labels)
-    self.lock = threading.Lock()
+    self.lock = threading.Lock()  # guards everything below
     self.serving: Dict[int, Servable] = {}
     self.statuses: Dict[int, VersionStatus] = {}
     self.seen: Dict[int, tuple] = {}  # version -> fingerprint at the previous poll
     self.failed: Dict[int, tuple] = {}  # version -> fingerprint that failed to load
+    self.loading: Set[int] = set()
+    self.on_disk: Set[int] = set()  # as of the last poll
+    self.wanted: List[int] = []  # what the policy wants of them
+
+  def set_status(self, version: int, state: str, code: str = errors.OK, message: str = "") -> None:
+    """Call with the lock held."""
+    self.statuses[version] = VersionStatus(version, state, code, message)
 
   def versions_on_disk(self) -> Dict[int, str]:
     try:
@@ -152,7 +170,8 @@ class ServedModel:
 class ModelRegistry:
   """Loads versions with `loader(path) -> object` (the object may have close()) and hands them out."""
 
-  def __init__(self, model_server_config, loader: Callable[[str], object], poll_seconds: float = 1.0):
+  def __init__(self, model_server_config, loader: Callable[[str], object], poll_seconds: float = 1.0,
+               load_threads: int = 2):
     self._loader = loader
     self._poll_seconds = poll_seconds
     self._models: Dict[str, ServedModel] = {}
@@ -164,6 +183,8 @@ class ModelRegistry:
     self._watcher: Optional[threading.Thread] = None
     self._poll_lock = threading.Lock()
     self._first_poll = True
+    self._loads = futures.ThreadPoolExecutor(max_workers=max(1, load_threads), thread_name_prefix="load")
+    self._unloads = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="unload")
 
   @property
   def model_names(self):
@@ -180,79 +201,100 @@ class ModelRegistry:
     self._stop.set()
     if self._watcher:
       self._watcher.join(timeout=30)
+    self._loads.shutdown(wait=False, cancel_futures=True)
     for model in self._models.values():
       with model.lock:
         servables = list(model.serving.values())
         model.serving.clear()
       for servable in servables:
         servable.retire()
+    self._unloads.shutdown(wait=True)
 
   def _watch(self) -> None:
     while not self._stop.wait(self._poll_seconds):
       try:
-        self.poll_once()
+        self.poll_once(wait=False)
       except Exception:  # pylint: disable=broad-except
         log.exception("model poll failed; trying again at the next poll")
 
-  def poll_once(self) -> None:
+  def poll_once(self, wait: bool = True) -> None:
+    """Looks at every base path once and starts the loads it calls for; with `wait`, returns when those
+    loads have finished (the first poll at start-up, tests)."""
     with self._poll_lock:
-      for model in self._models.values():
-        self._reconcile(model, first=self._first_poll)
+      started = [load for model in self._models.values() for load in self._reconcile(model, self._first_poll)]
       self._first_poll = False
+    if wait:
+      futures.wait(started)
 
-  def _reconcile(self, model: ServedModel, first: bool) -> None:
+  def _reconcile(self, model: ServedModel, first: bool) -> List[futures.Future]:
     on_disk = model.versions_on_disk()
     prints = {v: _fingerprint(path) for v, path in on_disk.items()}
-    loadable = [v for v in on_disk if model.failed.get(v) != prints[v]]
-    wanted = model.policy.wanted(loadable)
-    for version in wanted:
-      if version in model.serving:
-        continue
-      settled = first or model.seen.get(version) == prints[version]
-      if not settled:
-        model.statuses.setdefault(version, VersionStatus(version, START))
-        continue
-      self._load(model, version, on_disk[version], prints[version])
-    model.seen = prints
-    # Retire what is no longer wanted, but never leave the model with nothing while a wanted
-    # version is still on its way (TF Serving's availability-preserving policy).
+    to_load = []
     with model.lock:
-      if not any(v in model.serving for v in wanted) and model.serving:
-        stale = [v for v in model.serving if v not in on_disk]
+      loadable = [v for v in on_disk if model.failed.get(v) != prints[v]]
+      model.on_disk, model.wanted = set(on_disk), model.policy.wanted(loadable)
+      for version in model.wanted:
+        if version in model.serving or version in model.loading:
+          continue
+        if not (first or model.seen.get(version) == prints[version]):
+          model.statuses.setdefault(version, VersionStatus(version, START))  # still being copied
+          continue
+        model.loading.add(version)
+        model.set_status(version, LOADING)
+        to_load.append(version)
+      model.seen = prints
+      for version in list(model.statuses):
+        gone = version not in on_disk and version not in model.loading
+        if gone and model.statuses[version].state in (START, LOADING):
+          del model.statuses[version]
+    self._retire_unwanted(model)
+    return [self._loads.submit(self._load, model, v, on_disk[v], prints[v]) for v in to_load]
+
+  def _retire_unwanted(self, model: ServedModel) -> None:
+    """Versions no longer wanted stop taking requests; but the model is never left with nothing while a
+    wanted version is still on its way (TF Serving's availability-preserving policy)."""
+    with model.lock:
+      if not any(v in model.serving for v in model.wanted) and model.serving:
+        stale = [v for v in model.serving if v not in model.on_disk]
       else:
-        stale = [v for v in model.serving if v not in wanted]
+        stale = [v for v in model.serving if v not in model.wanted]
       retiring = [model.serving.pop(v) for v in stale]
       for servable in retiring:
-        model.statuses[servable.version] = VersionStatus(servable.version, UNLOADING)
+        model.set_status(servable.version, UNLOADING)
     for servable in retiring:
       servable.retire()
-    for version in list(model.statuses):
-      if version not in on_disk and model.statuses[version].state in (START, LOADING):
-        del model.statuses[version]
 
   def _load(self, model: ServedModel, version: int, path: str, fingerprint) -> None:
-    model.statuses[version] = VersionStatus(version, LOADING)
+    """On a load thread: load (and warm up) one version, then serve it and retire what it replaces."""
     try:
       loaded = self._loader(path)
     except Exception as e:  # pylint: disable=broad-except
       log.warning("%s version %d failed to load: %s", model.name, version, e)
-      model.failed[version] = fingerprint
-      model.statuses[version] = VersionStatus(version, END, errors.UNKNOWN,
-                                              f"Failed to load {path}: {type(e).__name__}: {e}")
+      with model.lock:
+        model.loading.discard(version)
+        model.failed[version] = fingerprint
+        model.set_status(version, END, errors.UNKNOWN, f"Failed to load {path}: {type(e).__name__}: {e}")
       return
-    model.failed.pop(version, None)
-    servable = Servable(model.name, version, path, loaded)
 
     def unloaded(s, model=model):
       with model.lock:
-        model.statuses[s.version] = VersionStatus(s.version, END)
+        model.set_status(s.version, END)
       log.info("%s version %d unloaded", s.name, s.version)
 
-    servable.on_unloaded = unloaded
+    servable = Servable(model.name, version, path, loaded, on_unloaded=unloaded, run_unload=self._run_unload)
     with model.lock:
+      model.loading.discard(version)
+      model.failed.pop(version, None)
       model.serving[version] = servable
-      model.statuses[version] = VersionStatus(version, AVAILABLE)
+      model.set_status(version, AVAILABLE)
     log.info("%s version %d available", model.name, version)
+    self._retire_unwanted(model)
+
+  def _run_unload(self, unload: Callable[[], None]) -> None:
+    try:
+      self._unloads.submit(unload)
+    except RuntimeError:  # shutting down: unload on this thread
+      unload()
 
   # Requests.
 

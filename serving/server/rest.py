@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import re
-from typing import Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 from werkzeug.wrappers import Request, Response
@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request, Response
 from serving import wire
 from serving.server import errors
 from serving.server.config import PROMETHEUS_PATH
+from serving.server.deadlines import Deadline
 from serving.server.registry import ModelSpec
 
 _MODEL_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
@@ -75,12 +76,17 @@ def _rows_to_columns(instances: list):
 
 
 class RestApp:
-  """The WSGI application; `max_request_bytes` bounds the body read from any request."""
+  """The WSGI application; `max_request_bytes` bounds the body read from any request, `timeout_s` how long
+  a request may take (TF Serving's --rest_api_timeout_in_ms); while `is_draining()`, model status requests
+  (what readiness probes ask) answer 503 UNAVAILABLE."""
 
-  def __init__(self, core, max_request_bytes: int, metrics_path: str = PROMETHEUS_PATH):
+  def __init__(self, core, max_request_bytes: int, metrics_path: str = PROMETHEUS_PATH,
+               timeout_s: Optional[float] = None, is_draining: Callable[[], bool] = lambda: False):
     self.core = core
     self.max_request_bytes = max_request_bytes
     self.metrics_path = metrics_path
+    self.timeout_s = timeout_s
+    self.is_draining = is_draining
 
   def __call__(self, environ, start_response):
     request = Request(environ)
@@ -90,8 +96,6 @@ class RestApp:
       response = _json_response({"error": e.message}, e.http_status)
     except Exception as e:  # pylint: disable=broad-except  # never let a request end the server
       response = _json_response({"error": f"{type(e).__name__}: {e}"}, 500)
-    if response.status_code >= 400 and request.content_length:
-      response.headers["Connection"] = "close"  # its body may be unread: do not reuse the connection
     return response(environ, start_response)
 
   def _dispatch(self, request: Request) -> Response:
@@ -116,6 +120,8 @@ class RestApp:
 
   def _status(self, spec: ModelSpec, request: Request) -> Tuple[Response, None]:
     del request
+    if self.is_draining():
+      raise errors.ServingError(errors.UNAVAILABLE, "The server is shutting down")
     return _json_response(wire.status_json(self.core.status(spec))), None
 
   def _metadata(self, spec: ModelSpec, request: Request) -> Tuple[Response, int]:
@@ -143,6 +149,7 @@ class RestApp:
     return body
 
   def _predict(self, spec: ModelSpec, request: Request) -> Tuple[Response, int]:
+    deadline = Deadline(self.timeout_s, client_gone=request.environ.get("waitress.client_disconnected"))
     body = self._read_json(request)
     if ("instances" in body) == ("inputs" in body):
       raise errors.invalid("The request must have exactly one of 'instances' (row format) or 'inputs' "
@@ -156,7 +163,7 @@ class RestApp:
       inputs = _rows_to_columns(_decode_binary(body["instances"]))
     else:
       inputs = _decode_binary(body["inputs"])
-    result = self.core.predict(spec, signature_name, inputs)
+    result = self.core.predict(spec, signature_name, inputs, deadline=deadline)
     outputs = result.outputs
     if "instances" in body:
       if len(outputs) == 1:

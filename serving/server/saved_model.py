@@ -9,6 +9,8 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 
 from serving.server import batching
+from serving.server import deadlines
+from serving.server import warmup
 
 INIT_OP_SIGNATURE = "__saved_model_init_op"
 
@@ -26,7 +28,7 @@ def _signature_def_map(path: str) -> get_model_metadata_pb2.SignatureDefMap:
 
 
 class LoadedModel:
-  """tf.saved_model.load of one version folder."""
+  """tf.saved_model.load of one version folder, warmed up with its logged requests when it has them."""
 
   def __init__(self, path: str, batching_options: Optional[batching.BatchingOptions] = None):
     self.path = path
@@ -36,6 +38,7 @@ class LoadedModel:
     self._batching_options = batching_options
     self._schedulers: Dict[str, batching.BatchScheduler] = {}
     self._lock = threading.Lock()
+    self.warmup_requests = warmup.replay(self, path)
 
   def input_specs(self, signature_name: str) -> Dict[str, tf.TensorSpec]:
     return dict(self.signatures[signature_name].structured_input_signature[1])
@@ -43,20 +46,25 @@ class LoadedModel:
   def output_specs(self, signature_name: str) -> Dict[str, tf.TensorSpec]:
     return dict(self.signatures[signature_name].structured_outputs)
 
-  def _call(self, signature_name: str, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+  def run_unbatched(self, signature_name: str, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     outputs = self.signatures[signature_name](**{k: tf.constant(v) for k, v in inputs.items()})
     return {name: value.numpy() for name, value in outputs.items()}
 
-  def run(self, signature_name: str, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+  def run(self, signature_name: str, inputs: Dict[str, np.ndarray],
+          deadline: Optional[deadlines.Deadline] = None) -> Dict[str, np.ndarray]:
+    """The signature on `inputs`, batched with other requests when batching is on; never run for a
+    request whose deadline has passed or whose client cancelled."""
     if self._batching_options is None:
-      return self._call(signature_name, inputs)
+      if deadline is not None:
+        deadline.check()
+      return self.run_unbatched(signature_name, inputs)
     with self._lock:
       scheduler = self._schedulers.get(signature_name)
       if scheduler is None:
         scheduler = self._schedulers[signature_name] = batching.BatchScheduler(
-            lambda arrays: self._call(signature_name, arrays), self._batching_options,
+            lambda arrays: self.run_unbatched(signature_name, arrays), self._batching_options,
             name=f"batch-{os.path.basename(self.path)}-{signature_name}")
-    return scheduler.submit(inputs)
+    return scheduler.submit(inputs, deadline)
 
   def close(self) -> None:
     with self._lock:

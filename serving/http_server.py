@@ -1,0 +1,168 @@
+"""The production HTTP server under TF Serving's REST API (`fdp serve`) and the web page (`fdp web`).
+
+waitress (pure Python, from the registry; chosen by measurement, see docs/serving.md) with:
+- a fixed pool of `threads` workers; one event-loop thread reads every connection, and a request reaches a
+  worker only once its headers and body are complete, so slow or idle clients hold no thread;
+- idle connections closed after `idle_timeout_s`; a request still incomplete `request_read_timeout_s` after
+  its first byte (a client that never finishes its headers or body) is cut off;
+- at most `connection_limit` connections: past it the listener pauses and the kernel's backlog queues the
+  rest; bodies above `max_request_bytes` are refused with 413 before they are read; keep-alive;
+- errors found before the application runs (a malformed request line, a body too large) answered as JSON
+  `{"error": ...}` like the application's own;
+- `stop(grace_s)`: stop accepting, answer what was accepted (bounded by the grace period), then close.
+"""
+import dataclasses
+import json
+import logging
+import threading
+import time
+from typing import Callable, Optional
+
+from waitress import channel as waitress_channel
+from waitress import server as waitress_server
+from waitress import task as waitress_task
+from waitress import wasyncore
+
+from serving import defaults
+
+log = logging.getLogger(__name__)
+POLL_S = 0.02  # how often stop() looks whether the requests in flight are done
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpOptions:
+  threads: int = defaults.HTTP_THREADS
+  connection_limit: int = 1000
+  backlog: int = 2048
+  idle_timeout_s: float = 30.0
+  request_read_timeout_s: float = 15.0
+  max_request_bytes: int = defaults.MAX_REQUEST_BYTES
+
+
+class _JsonErrorTask(waitress_task.ErrorTask):
+  """waitress's own error answers (400, 413, ...) in the JSON form every other error has."""
+
+  def execute(self):
+    error = self.request.error
+    message = f"{error.reason}: {error.body}"
+    if error.code == 413:
+      message = (f"Request body exceeds the limit of {self.channel.server.adj.max_request_body_size} bytes "
+                 "(refused before it was read)")
+    body = json.dumps({"error": message}).encode("utf-8")
+    self.status = f"{error.code} {error.reason}"
+    self.response_headers.append(("Content-Type", "application/json"))
+    self.set_close_on_finish()
+    self.content_length = len(body)
+    self.write(body)
+
+
+class _Channel(waitress_channel.HTTPChannel):
+  """Remembers when the request being read began, so a request that takes too long to arrive is cut."""
+  error_task_class = _JsonErrorTask
+  request_started: Optional[float] = None
+
+  def received(self, data):
+    before = self.request
+    result = super().received(data)
+    if self.request is None:
+      self.request_started = None
+    elif self.request is not before:
+      self.request_started = time.monotonic()
+    return result
+
+
+class _Server(waitress_server.TcpWSGIServer):
+  channel_class = _Channel
+  request_read_timeout_s = HttpOptions.request_read_timeout_s
+
+  def maintenance(self, now):
+    super().maintenance(now)  # closes connections idle for longer than channel_timeout
+    cutoff = time.monotonic() - self.request_read_timeout_s
+    for channel in list(self.active_channels.values()):
+      started = channel.request_started
+      if started is not None and started < cutoff and not channel.requests:
+        channel.will_close = True
+
+
+class HttpServer:
+  """`app` (a WSGI application) on host:port; start() serves on a background thread; port 0 picks a free
+  port (read `port`)."""
+
+  def __init__(self, app: Callable, host: str, port: int, options: HttpOptions = HttpOptions(), name: str = "http"):
+    self._app = app
+    self._name = name
+    self._lock = threading.Lock()
+    self._in_app = 0
+    self.draining = threading.Event()  # set by stop(): the application may answer "not ready"
+    self._server = _Server(self._counted, host=host, port=port, threads=options.threads,
+                           connection_limit=options.connection_limit, backlog=options.backlog,
+                           channel_timeout=options.idle_timeout_s, cleanup_interval=1,
+                           max_request_body_size=options.max_request_bytes, asyncore_use_poll=True,
+                           ident="fdp", expose_tracebacks=False, clear_untrusted_proxy_headers=True,
+                           channel_request_lookahead=1)  # gives environ["waitress.client_disconnected"]
+    self._server.request_read_timeout_s = options.request_read_timeout_s
+    self.port = self._server.effective_port
+    self._thread: Optional[threading.Thread] = None
+
+  def _counted(self, environ, start_response):
+    """The application, counted while it runs."""
+    with self._lock:
+      self._in_app += 1
+    try:
+      result = self._app(environ, start_response)
+      try:
+        return [b"".join(result)]  # answers are small (JSON, a page): produce them while counted
+      finally:
+        close = getattr(result, "close", None)
+        if close:
+          close()
+    finally:
+      with self._lock:
+        self._in_app -= 1
+
+  def start(self) -> "HttpServer":
+    self._thread = threading.Thread(target=self._server.run, name=self._name, daemon=True)
+    self._thread.start()
+    return self
+
+  def threads(self) -> int:
+    """The worker threads (fixed) plus the event loop."""
+    return len(self._server.task_dispatcher.threads) + 1
+
+  def _channels(self):
+    return list(self._server.active_channels.values())
+
+  def _busy(self) -> bool:
+    """A request accepted and not yet answered to the last byte."""
+    return bool(self._in_app) or any(ch.requests or ch.total_outbufs_len for ch in self._channels())
+
+  def _close_idle_connections(self) -> None:
+    """Connections with no request accepted and nothing left to send (keep-alive, or a request still
+    arriving) are closed; their clients reconnect and are refused."""
+    for channel in self._channels():
+      if not channel.requests and not channel.total_outbufs_len:
+        channel.will_close = True
+    self._server.pull_trigger()
+
+  def stop(self, grace_s: float = 0.0) -> bool:
+    """Stops accepting connections at once, waits up to `grace_s` for the requests already accepted (closing
+    each connection once it has nothing left to answer), then closes everything. True when nothing accepted
+    was cut off."""
+    self.draining.set()
+    self._server.accepting = False
+    self._server.del_channel()  # out of the event loop
+    self._server.socket.close()  # and the kernel refuses new connections
+    end = time.monotonic() + grace_s
+    while True:
+      self._close_idle_connections()
+      if not self._busy() or time.monotonic() >= end:
+        break
+      time.sleep(POLL_S)
+    drained = not self._busy()
+    if not drained:
+      log.warning("%s: requests still in flight after the %.0f s grace period are cut off", self._name, grace_s)
+    self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+    wasyncore.close_all(self._server._map)  # pylint: disable=protected-access
+    if self._thread:
+      self._thread.join(timeout=5)
+    return drained
