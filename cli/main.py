@@ -10,6 +10,7 @@ import time
 from cli import kubeflow_commands
 from cli import predict_command
 from cli import serving_commands
+from cli import warmup_command
 from cli import web_command
 from components import wiki
 from pipeline import configs
@@ -161,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
   serving_commands.register(sub)
   predict_command.register(sub)
   web_command.register(sub)
+  warmup_command.register(sub)
   return parser
 
 

@@ -2,16 +2,16 @@
 
 Nothing heavy at import time (Flask, the face detector and TensorFlow load when the command runs)."""
 import sys
-import threading
 
 from cli import predict_command
 from cli import serving_commands
+from serving import defaults
 
 DEFAULT_PORT = 8080
 
 
 def cmd_web(args) -> int:
-  from werkzeug import serving as werkzeug_serving  # pylint: disable=g-import-not-at-top
+  from serving import http_server  # pylint: disable=g-import-not-at-top
   from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
   from application import face_detection  # pylint: disable=g-import-not-at-top
   from application import faces  # pylint: disable=g-import-not-at-top
@@ -24,12 +24,15 @@ def cmd_web(args) -> int:
   face_detection.load_detector(args.detector)
   with client_lib.connect(args.server, args.protocol, timeout=args.timeout) as client:
     app = app_lib.create_app(config, app_lib.client_predictor(client, faces.models_for(args.model)))
-    server = werkzeug_serving.make_server(args.host, args.port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
-    print(f"Open http://{args.host}:{server.server_port}/ (models at {args.server} over {args.protocol}). "
+    # The production HTTP server the model server's REST API runs on; an upload a little over the page's
+    # limit still reaches the page, which says why it is refused; far larger ones are refused unread.
+    server = http_server.HttpServer(app, args.host, args.port, http_server.HttpOptions(
+        threads=args.threads, max_request_bytes=2 * app_lib.MAX_UPLOAD_BYTES), name="web").start()
+    print(f"Open http://{args.host}:{server.port}/ (models at {args.server} over {args.protocol}). "
           "Ctrl-C stops.", flush=True)
-    serving_commands.wait_for_stop_signal()
-    server.shutdown()
+    signal_name = serving_commands.wait_for_stop_signal()
+    print(f"{signal_name}: draining (up to {args.drain_seconds:g} s) ...", flush=True)
+    server.stop(args.drain_seconds)
   return 0
 
 
@@ -43,6 +46,10 @@ def register(subparsers) -> None:
   web.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.BOTH)
   predict_command.add_detection_options(web)
   web.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the model server")
+  web.add_argument("--threads", type=int, default=defaults.HTTP_THREADS,
+                   help="requests handled at once (slow clients hold none; default %(default)s)")
+  web.add_argument("--drain-seconds", type=float, default=defaults.DRAIN_SECONDS,
+                   help="on SIGTERM/SIGINT, how long uploads already accepted may take (default %(default)s)")
   web.set_defaults(func=cmd_web)
 
 

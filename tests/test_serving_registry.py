@@ -204,3 +204,88 @@ def test_a_full_queue_is_refused_not_blocked():
   for t in [first] + queued:
     t.join(10)
   scheduler.close()
+
+
+class GatedModel(FakeModel):
+  """Loads of versions whose saved_model.pb says "slow" wait for `release`; closing records its thread."""
+  release = threading.Event()
+
+  def __init__(self, path):
+    if open(f"{path}/saved_model.pb").read() == "slow":
+      GatedModel.release.wait(30)
+    super().__init__(path)
+    self.closed_on = None
+
+  def close(self):
+    self.closed_on = threading.current_thread().name
+    super().close()
+
+
+def test_a_slow_load_holds_up_neither_other_models_nor_the_next_poll(tmp_path):
+  GatedModel.release.clear()
+  for model in ("a", "b"):
+    _push(tmp_path / model, 1)
+  registry = ModelRegistry(config.model_server_config(str(tmp_path), models=["a", "b"]), GatedModel)
+  registry.poll_once()
+  _push(tmp_path / "a", 2, content="slow")
+  _push(tmp_path / "b", 2)
+  registry.poll_once(wait=False)
+  registry.poll_once(wait=False)  # settled: a/2 starts loading (and hangs), b/2 loads
+  _wait_for(lambda: {s.version: s.state for s in registry.status(ModelSpec("b"))} == {2: "AVAILABLE", 1: "END"})
+  assert {s.version: s.state for s in registry.status(ModelSpec("a"))} == {2: "LOADING", 1: "AVAILABLE"}
+  with registry.acquire(ModelSpec("a")) as servable:
+    assert servable.version == 1  # the version being loaded does not take requests yet
+  GatedModel.release.set()
+  _wait_for(lambda: {s.version: s.state for s in registry.status(ModelSpec("a"))} == {2: "AVAILABLE", 1: "END"})
+  registry.stop()
+
+
+def test_a_retired_version_is_closed_off_the_request_thread(tmp_path):
+  base, registry = _registry(tmp_path)
+  registry = ModelRegistry(config.model_server_config(str(tmp_path), models=["m"]), GatedModel)
+  _push(base, 1)
+  registry.poll_once()
+  with registry.acquire(ModelSpec("m")) as held:
+    old = held.loaded
+    _push(base, 2)
+    registry.poll_once()
+    registry.poll_once()
+  _wait_for(lambda: old.closed)
+  assert old.closed_on.startswith("unload") and old.closed_on != threading.current_thread().name
+  registry.stop()
+
+
+def test_status_polled_during_pushes_and_deletes_never_fails(tmp_path):
+  import shutil  # pylint: disable=g-import-not-at-top
+  base, registry = _registry(tmp_path)
+  _push(base, 1)
+  registry.poll_once()
+  stop, failures, answers = threading.Event(), [], [0]
+
+  def poll_status():
+    while not stop.is_set():
+      try:
+        assert registry.status(ModelSpec("m"))
+        with registry.acquire(ModelSpec("m")):
+          answers[0] += 1
+      except Exception as e:  # pylint: disable=broad-except
+        failures.append(repr(e))
+
+  readers = [threading.Thread(target=poll_status) for _ in range(4)]
+  for thread in readers:
+    thread.start()
+  try:
+    for version in (2, 3, 4):
+      _push(base, version)
+      for _ in range(3):
+        registry.poll_once()
+    shutil.rmtree(base / "4")  # a deleted version: the previous one comes back
+    for _ in range(3):
+      registry.poll_once()
+  finally:
+    stop.set()
+    for thread in readers:
+      thread.join(10)
+  assert failures == [] and answers[0] > 0
+  assert {s.version: s.state for s in registry.status(ModelSpec("m"))}[3] == "AVAILABLE"
+  registry.stop()

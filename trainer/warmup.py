@@ -51,3 +51,4 @@ def images_from_examples(file_pattern, count: int = WARMUP_IMAGES) -> List[bytes
   spec = {vocabulary.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)}
   dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)
   return [tf.io.parse_single_example(record, spec)[vocabulary.IMAGE_KEY].numpy() for record in dataset]
+

@@ -251,11 +251,11 @@ class ModelRegistry:
     return [self._loads.submit(self._load, model, v, on_disk[v], prints[v]) for v in to_load]
 
   def _retire_unwanted(self, model: ServedModel) -> None:
-    """Versions no longer wanted stop taking requests; but the model is never left with nothing while a
-    wanted version is still on its way (TF Serving's availability-preserving policy)."""
+    """Versions no longer wanted stop taking requests; but while a wanted version is still on its way, the
+    ones serving stay, even one whose folder was deleted (TF Serving's availability-preserving policy)."""
     with model.lock:
-      if not any(v in model.serving for v in model.wanted) and model.serving:
-        stale = [v for v in model.serving if v not in model.on_disk]
+      if model.wanted and not any(v in model.serving for v in model.wanted):
+        stale = []
       else:
         stale = [v for v in model.serving if v not in model.wanted]
       retiring = [model.serving.pop(v) for v in stale]

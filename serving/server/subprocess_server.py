@@ -1,6 +1,7 @@
 """`fdp serve` in a child process on free ports of 127.0.0.1, for the tests and the benchmarks that talk
 to the server the way a user's client does."""
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -16,14 +17,23 @@ class ServerStartError(RuntimeError):
   """`fdp serve` exited or printed no "REST on" line."""
 
 
+@dataclasses.dataclass
+class ServeProcess:
+  process: subprocess.Popen  # its stdout stays open for reading after the start-up lines
+  lines: List[str]  # what it printed up to its "REST on" line
+  rest_port: str
+  grpc_port: str
+
+
 @contextlib.contextmanager
-def fdp_serve(*args: str, env: Optional[Dict[str, str]] = None) -> Iterator[Tuple[List[str], str, str]]:
-  """`fdp serve ARGS` (with `env` added to the environment). Yields (the lines it printed up to its
-  "REST on" line, REST port, gRPC port); then stops it with SIGTERM, after which it must exit 0."""
+def serve_process(*args: str, env: Optional[Dict[str, str]] = None, stop: bool = True) -> Iterator[ServeProcess]:
+  """`fdp serve ARGS` (with `env` added to the environment), once it is serving. With `stop`, it is then
+  stopped with SIGTERM and must exit 0; else the caller stops it (it is killed if still running)."""
   process = subprocess.Popen(
       [sys.executable, "-m", "cli", "serve", *args, "--rest-port", "0", "--grpc-port", "0",
        "--host", "127.0.0.1"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
       env={**os.environ, **(env or {})})
+  code = None
   try:
     lines = []
     for line in process.stdout:
@@ -33,9 +43,21 @@ def fdp_serve(*args: str, env: Optional[Dict[str, str]] = None) -> Iterator[Tupl
     match = re.search(r"REST on 127.0.0.1:(\d+) .* gRPC on 127.0.0.1:(\d+)", lines[-1] if lines else "")
     if not match:
       raise ServerStartError(f"fdp serve did not start: {''.join(lines)[-2000:]}")
-    yield lines, match.group(1), match.group(2)
+    yield ServeProcess(process, lines, match.group(1), match.group(2))
   finally:
-    process.send_signal(signal.SIGTERM)
-    code = process.wait(timeout=60)
-  if code != 0:
+    if stop:
+      process.send_signal(signal.SIGTERM)
+      code = process.wait(timeout=60)
+    elif process.poll() is None:
+      process.kill()
+      process.wait(timeout=60)
+  if stop and code != 0:
     raise ServerStartError(f"fdp serve exited with {code} after SIGTERM")
+
+
+@contextlib.contextmanager
+def fdp_serve(*args: str, env: Optional[Dict[str, str]] = None) -> Iterator[Tuple[List[str], str, str]]:
+  """`fdp serve ARGS`: yields (the lines it printed up to its "REST on" line, REST port, gRPC port); then
+  stops it with SIGTERM, after which it must exit 0."""
+  with serve_process(*args, env=env) as served:
+    yield served.lines, served.rest_port, served.grpc_port

@@ -1,0 +1,145 @@
+"""The production HTTP server under `fdp serve`'s REST API and `fdp web` (serving/http_server.py), with real
+sockets and a small WSGI application: slow and idle clients hold no thread and never starve a normal
+request, a connection flood is queued and served, a client that hangs up mid-request harms nothing, errors
+come as JSON, and stop() answers what was accepted before it closes."""
+import json
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from serving import http_server
+
+SLOW_CLIENTS = 400
+
+
+def _app(environ, start_response):
+  """/sleep?s=N sleeps N seconds; everything else answers at once; the body is echoed back."""
+  length = int(environ.get("CONTENT_LENGTH") or 0)
+  body = environ["wsgi.input"].read(length) if length else b""
+  if environ["PATH_INFO"] == "/sleep":
+    time.sleep(float(environ["QUERY_STRING"].split("=")[1]))
+  start_response("200 OK", [("Content-Type", "application/json")])
+  return [json.dumps({"path": environ["PATH_INFO"], "bytes": len(body)}).encode()]
+
+
+@pytest.fixture
+def server(request):
+  options = getattr(request, "param", http_server.HttpOptions(threads=4, request_read_timeout_s=2.0,
+                                                              idle_timeout_s=3.0, max_request_bytes=1024))
+  server = http_server.HttpServer(_app, "127.0.0.1", 0, options).start()
+  yield server
+  server.stop()
+
+
+def _url(server, path="/"):
+  return f"http://127.0.0.1:{server.port}{path}"
+
+
+def _open_slow_clients(server, count):
+  """Connections that send half a request line and then nothing."""
+  sockets = []
+  for _ in range(count):
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n")  # the headers never end
+    sockets.append(s)
+  return sockets
+
+
+def test_slow_clients_hold_no_thread_and_do_not_starve_a_normal_request(server):
+  threads_before = threading.active_count()
+  sockets = _open_slow_clients(server, SLOW_CLIENTS)
+  try:
+    started = time.monotonic()
+    response = requests.get(_url(server, "/status"), timeout=10)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200 and response.json()["path"] == "/status"
+    assert elapsed < 2.0, f"a normal request waited {elapsed:.2f} s behind {SLOW_CLIENTS} slow clients"
+    assert threading.active_count() <= threads_before + 1  # no thread per connection
+    assert server.threads() == 4 + 1  # the fixed workers and the event loop
+  finally:
+    for s in sockets:
+      s.close()
+
+
+def test_a_request_that_never_arrives_whole_is_cut_off(server):
+  (slow,) = _open_slow_clients(server, 1)
+  slow.settimeout(10)
+  started = time.monotonic()
+  assert slow.recv(1024) == b""  # closed by the server, after request_read_timeout_s (+ the sweep's second)
+  assert 1.5 < time.monotonic() - started < 6
+  slow.close()
+
+
+def test_an_idle_keep_alive_connection_is_closed_and_a_busy_one_kept(server):
+  with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+    s.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"200 OK" in s.recv(4096)
+    s.sendall(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")  # keep-alive: the same connection serves again
+    assert b'"/b"' in s.recv(4096)
+    started = time.monotonic()
+    assert s.recv(4096) == b""  # then idle: closed after idle_timeout_s
+    assert 2 < time.monotonic() - started < 7
+
+
+@pytest.mark.parametrize("server", [http_server.HttpOptions(threads=2, connection_limit=20)], indirect=True)
+def test_a_connection_flood_is_queued_and_served_not_crashed(server):
+  flood = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(200)]
+  try:
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(requests.get(_url(server, "/after"), timeout=30)))
+    waiting.start()
+    time.sleep(0.5)
+    for s in flood:  # the flood goes away: the queued request is accepted and answered
+      s.close()
+    waiting.join(30)
+    assert answers and answers[0].status_code == 200
+  finally:
+    for s in flood:
+      s.close()
+  assert requests.get(_url(server, "/still-up"), timeout=10).status_code == 200
+
+
+def test_a_client_that_hangs_up_mid_request_harms_nothing(server):
+  for _ in range(20):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+      s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
+  with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+    s.sendall(b"GET /sleep?s=0.5 HTTP/1.1\r\nHost: x\r\n\r\n")  # hangs up while the app runs
+  assert requests.post(_url(server, "/echo"), data=b"y" * 100, timeout=10).json() == {"path": "/echo", "bytes": 100}
+
+
+def test_errors_before_the_application_are_json(server):
+  response = requests.post(_url(server, "/big"), data=b"z" * 2048, timeout=10)
+  assert response.status_code == 413 and "exceeds the limit of 1024 bytes" in response.json()["error"]
+  with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+    reply = s.recv(4096).decode()
+  assert reply.startswith("HTTP/1.1 400") and '{"error": "Bad Request' in reply
+
+
+def test_stop_answers_the_accepted_requests_then_refuses_new_ones():
+  server = http_server.HttpServer(_app, "127.0.0.1", 0, http_server.HttpOptions(threads=4)).start()
+  answers = []
+  in_flight = [threading.Thread(target=lambda: answers.append(requests.get(_url(server, "/sleep?s=1"), timeout=10)))
+               for _ in range(3)]
+  for thread in in_flight:
+    thread.start()
+  time.sleep(0.3)  # the three are in the application
+  assert server.stop(grace_s=10) is True
+  for thread in in_flight:
+    thread.join(10)
+  assert [a.status_code for a in answers] == [200, 200, 200]
+  with pytest.raises(requests.ConnectionError):
+    requests.get(_url(server), timeout=5)
+
+
+def test_stop_cuts_off_what_outlasts_the_grace_period():
+  server = http_server.HttpServer(_app, "127.0.0.1", 0, http_server.HttpOptions(threads=2)).start()
+  threading.Thread(target=lambda: requests.get(_url(server, "/sleep?s=3"), timeout=10), daemon=True).start()
+  time.sleep(0.3)
+  started = time.monotonic()
+  assert server.stop(grace_s=0.5) is False
+  assert time.monotonic() - started < 3
