@@ -1,14 +1,19 @@
-"""Serving benchmark: latency (p50/p99) and throughput of the classifier for 1 and 8 concurrent clients.
+"""Serving benchmark: `fdp serve` against the model's own speed, from 1 to 128 clients, REST and gRPC.
 
-Servers, each in its own process, started by this script on free ports:
-  fdp serve, REST and gRPC   (`fdp serve --model-base-dir`, default batching: max 32, 2 ms timeout)
-  seed-style baseline        a Flask app that, per request, decodes the JSON/base64 body and calls Keras
-                             `model.predict` on a Keras 3 model wrapping the same SavedModel's serving_default
-                             signature (keras.layers.TFSMLayer) -- the original project's way of serving
-                             (Flask + model.predict per request); the image decoding is the same graph op.
-Every request carries one real UTKFace JPEG. Writes benchmarks/results/serving.json and prints a table.
+Measured in one run, each server in its own process on free ports, the clients threads of this process
+sending one real UTKFace face per request:
+  raw SavedModel   the classifier's serving_default on batches of 32 (a child process): faces/s
+  fdp serve        REST (waitress) and gRPC at 1, 8, 32 and 128 clients: requests/s, p50, p99, errors,
+                   and requests/s over the raw faces/s
+  werkzeug         the same REST application on werkzeug's threaded development server (what `fdp serve`
+                   ran on before), at 1 and 32 clients
+  Flask baseline   the original project's way of serving (Flask + Keras model.predict per request), 8 clients
+  first request    after a push, with and without the SavedModel's warm-up requests, over a warm request
+  slow clients     a status request while 400 connections never finish their headers; the server's threads
+  pushes           predict and status clients during 3 pushes and a delete: errors
 
-  .venv/bin/python benchmarks/serving.py [--serving-root DIR] [--seconds 8]
+  .venv/bin/python -m benchmarks.serving [--serving-root models] [--seconds 6]
+Writes benchmarks/results/serving.json.
 """
 import argparse
 import base64
@@ -16,21 +21,28 @@ import json
 import os
 import pathlib
 import platform
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results" / "serving.json"
 DATASETS = pathlib.Path(os.environ.get("FDP_DATASETS", REPO.parent / "shared" / "datasets"))
-IMAGE = DATASETS / "utkface" / "UTKFace" / "26_1_3_20170104235421282.jpg.chip.jpg"
+UTKFACE = DATASETS / "utkface" / "UTKFace"
 MODEL = "classifier"
-CONCURRENCY = (1, 8)
+CLIENTS = (1, 8, 32, 128)
+WERKZEUG_CLIENTS = (1, 32)
+BASELINE_CLIENTS = 8
+RAW_BATCH = 32
+SLOW_CLIENTS = 400
+PUSHES_PER_MODE = 4
 
 
 def _free_port() -> int:
@@ -39,8 +51,49 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
+def _faces(count: int = RAW_BATCH):
+  names = sorted(n for n in os.listdir(UTKFACE) if n.endswith(".jpg"))
+  step = len(names) // count
+  return [(UTKFACE / names[i * step]).read_bytes() for i in range(count)]
+
+
+# Child processes (internal modes of this script).
+
+def run_raw(model_dir: str, seconds: float) -> None:
+  """Prints the SavedModel's faces/s on batches of RAW_BATCH, after one untimed batch."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from vocabulary import signatures  # pylint: disable=g-import-not-at-top
+  serve = tf.saved_model.load(model_dir).signatures[signatures.SERVING_DEFAULT]
+  batch = tf.constant(_faces(RAW_BATCH))
+  serve(images=batch)
+  done, start = 0, time.perf_counter()
+  while time.perf_counter() - start < seconds:
+    serve(images=batch)
+    done += RAW_BATCH
+  print(json.dumps({"faces_per_s": round(done / (time.perf_counter() - start), 1)}), flush=True)
+
+
+def run_werkzeug_server(serving_root: str, port: int) -> None:
+  """fdp serve's REST application on werkzeug's threaded development server (a thread per connection)."""
+  from werkzeug import serving as werkzeug_serving  # pylint: disable=g-import-not-at-top
+  from serving.server import batching, config, core, registry, rest, saved_model  # pylint: disable=g-import-not-at-top
+
+  class KeepAlive(werkzeug_serving.WSGIRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, *args, **kwargs):
+      pass
+
+  models = registry.ModelRegistry(config.model_config_for_base_dir(serving_root),
+                                  saved_model.loader(batching.BatchingOptions()))
+  models.start()
+  app = rest.RestApp(core.ServingCore(models), 16 << 20)
+  print("ready", flush=True)
+  werkzeug_serving.make_server("127.0.0.1", port, app, threaded=True, request_handler=KeepAlive).serve_forever()
+
+
 def run_baseline_server(model_dir: str, port: int) -> None:
-  """The seed-style server: Flask + Keras model.predict on every request."""
+  """The original project's server: Flask + Keras model.predict on every request."""
   import flask  # pylint: disable=g-import-not-at-top
   import keras  # pylint: disable=g-import-not-at-top
   from werkzeug import serving as werkzeug_serving  # pylint: disable=g-import-not-at-top
@@ -60,9 +113,10 @@ def run_baseline_server(model_dir: str, port: int) -> None:
   def ready():
     return "ok"
 
-  print("ready", flush=True)
   werkzeug_serving.make_server("127.0.0.1", port, app, threaded=True).serve_forever()
 
+
+# Clients.
 
 def _wait_ready(url: str, process, timeout: float = 180) -> None:
   import requests  # pylint: disable=g-import-not-at-top
@@ -75,31 +129,29 @@ def _wait_ready(url: str, process, timeout: float = 180) -> None:
         return
     except requests.RequestException:
       pass
-    time.sleep(0.5)
+    time.sleep(0.3)
   raise TimeoutError(url)
 
 
-def _senders(kind: str, address: str, jpeg: bytes):
-  """A factory of per-thread `send()` callables for one server kind."""
+def _senders(kind: str, address: str, faces):
+  """A factory of per-thread `send()` callables for one server kind; thread k sends face k."""
   import requests  # pylint: disable=g-import-not-at-top
   from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
-  if kind == "baseline":
-    body = {"image": base64.b64encode(jpeg).decode()}
-
-    def make():
-      session = requests.Session()
-      return lambda: session.post(f"http://{address}/predict", json=body, timeout=60).raise_for_status()
-    return make
+  counter = iter(range(1 << 30))
 
   def make():
+    face = faces[next(counter) % len(faces)]
+    if kind == "baseline":
+      session, body = requests.Session(), {"image": base64.b64encode(face).decode()}
+      return lambda: session.post(f"http://{address}/predict", json=body, timeout=60).raise_for_status()
     client = client_lib.connect(address, kind, timeout=60)
-    return lambda: client.predict(MODEL, [jpeg])
+    return lambda: client.predict(MODEL, [face])
   return make
 
 
 def measure(make_sender, clients: int, seconds: float, warmup: float = 1.0) -> dict:
-  """`clients` threads send back to back; each first sends one untimed request (the baseline traces its
-  predict function on the first call), then all time their requests over the same window."""
+  """`clients` threads send back to back; each first sends one untimed request, then all time their
+  requests over the same window."""
   latencies, errors = [], []
   lock = threading.Lock()
   window = {}
@@ -138,66 +190,233 @@ def measure(make_sender, clients: int, seconds: float, warmup: float = 1.0) -> d
     raise RuntimeError(f"no request answered in the window; errors: {errors[:1]}")
   ms = np.array(latencies) * 1000
   return {"clients": clients, "requests": len(latencies), "errors": len(errors),
-          "p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
+          "p50_ms": round(float(np.percentile(ms, 50)), 1), "p99_ms": round(float(np.percentile(ms, 99)), 1),
           "throughput_rps": round(len(latencies) / seconds, 1)}
 
 
-def main() -> int:
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--serving-root", default=os.path.join(os.environ.get("FDP_HOME", "fdp_home"), "serving_model"))
-  parser.add_argument("--seconds", type=float, default=8.0)
-  parser.add_argument("--baseline-server", help=argparse.SUPPRESS)  # internal: run the baseline in this process
-  parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-  args = parser.parse_args()
-  if args.baseline_server:
-    run_baseline_server(args.baseline_server, args.port)
-    return 0
+def _child(*args: str):
+  return subprocess.Popen([sys.executable, "-m", "benchmarks.serving", *args], cwd=REPO,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True)
 
-  model_root = os.path.join(args.serving_root, MODEL)
-  version_dir = os.path.join(model_root, max(os.listdir(model_root), key=int))
-  jpeg = IMAGE.read_bytes()
-  rest_port, grpc_port, baseline_port = _free_port(), _free_port(), _free_port()
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  ours = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--model-base-dir", args.serving_root,
-                           "--rest-port", str(rest_port), "--grpc-port", str(grpc_port), "--host", "127.0.0.1"],
-                          cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  baseline = subprocess.Popen([sys.executable, __file__, "--baseline-server", version_dir, "--port", str(baseline_port)],
-                              cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  results = []
+
+def _fdp_serve(serving_root: str, *flags: str):
+  """(process, REST port, gRPC port) of `fdp serve`, once it serves."""
+  process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--model-base-dir", serving_root,
+                              "--rest-port", "0", "--grpc-port", "0", "--host", "127.0.0.1", *flags],
+                             cwd=REPO, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+  for line in process.stdout:
+    match = re.search(r"REST on 127.0.0.1:(\d+) .* gRPC on 127.0.0.1:(\d+)", line)
+    if match:
+      return process, int(match.group(1)), int(match.group(2))
+  raise RuntimeError("fdp serve did not start")
+
+
+def _stop(*processes) -> None:
+  for process in processes:
+    process.terminate()
+    process.wait(timeout=60)
+
+
+# The measurements.
+
+def raw_faces_per_s(version_dir: str, seconds: float) -> float:
+  raw = _child("--raw", version_dir, "--seconds", str(seconds))
+  faces_per_s = json.loads(raw.communicate(timeout=600)[0].strip().splitlines()[-1])["faces_per_s"]
+  print(f"raw SavedModel, batch {RAW_BATCH}: {faces_per_s} faces/s", flush=True)
+  return faces_per_s
+
+
+def throughput_table(serving_root: str, version_dir: str, seconds: float, faces) -> dict:
+  """The raw model is measured before and after the servers (the ratio uses the mean of the two, so a
+  change in the machine's load during the run shows as a gap between them)."""
+  raw_before = raw_faces_per_s(version_dir, 2 * seconds)
+  rows = []
+  ours, rest_port, grpc_port = _fdp_serve(serving_root)
+  werkzeug_port, baseline_port = _free_port(), _free_port()
+  werkzeug = _child("--werkzeug-server", serving_root, "--port", str(werkzeug_port))
+  baseline = _child("--baseline-server", version_dir, "--port", str(baseline_port))
   try:
-    _wait_ready(f"http://127.0.0.1:{rest_port}/v1/models/{MODEL}", ours)
+    _wait_ready(f"http://127.0.0.1:{werkzeug_port}/v1/models/{MODEL}", werkzeug)
     _wait_ready(f"http://127.0.0.1:{baseline_port}/ready", baseline)
-    targets = [("fdp serve REST", "rest", f"127.0.0.1:{rest_port}"),
-               ("fdp serve gRPC", "grpc", f"127.0.0.1:{grpc_port}"),
-               ("baseline Flask + Keras model.predict", "baseline", f"127.0.0.1:{baseline_port}")]
-    for name, kind, address in targets:
-      for clients in CONCURRENCY:
-        row = dict(server=name, **measure(_senders(kind, address, jpeg), clients, args.seconds))
+    runs = [("fdp serve REST (waitress)", "rest", rest_port, CLIENTS),
+            ("fdp serve gRPC", "grpc", grpc_port, CLIENTS),
+            ("REST on werkzeug's development server", "rest", werkzeug_port, WERKZEUG_CLIENTS),
+            ("baseline Flask + Keras model.predict", "baseline", baseline_port, (BASELINE_CLIENTS,))]
+    for name, kind, port, client_counts in runs:
+      for clients in client_counts:
+        row = dict(server=name, **measure(_senders(kind, f"127.0.0.1:{port}", faces), clients, seconds))
+        row["p99_over_p50"] = round(row["p99_ms"] / row["p50_ms"], 2)
         print(row, flush=True)
-        results.append(row)
+        rows.append(row)
   finally:
-    for process in (ours, baseline):
-      process.terminate()
-      process.wait(timeout=60)
+    _stop(ours, werkzeug, baseline)
+  raw_after = raw_faces_per_s(version_dir, 2 * seconds)
+  raw = (raw_before + raw_after) / 2
+  for row in rows:
+    row["over_raw"] = round(row["throughput_rps"] / raw, 2)
 
-  def throughput(server, clients):
-    return next(r["throughput_rps"] for r in results if r["server"] == server and r["clients"] == clients)
+  def rps(server, clients):
+    return next(r["throughput_rps"] for r in rows if r["server"].startswith(server) and r["clients"] == clients)
 
-  base8 = throughput(targets[2][0], 8)
-  summary = {
-      "model": version_dir, "image": str(IMAGE), "seconds_per_run": args.seconds,
-      "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-      "baseline": targets[2][0] + " (keras.layers.TFSMLayer over the same SavedModel's serving_default)",
-      "results": results,
-      "speedup_at_8_clients": {name: round(throughput(name, 8) / base8, 2) for name, _, _ in targets[:2]},
-      "p99_over_p50": {f"{r['server']} x{r['clients']}": round(r["p99_ms"] / r["p50_ms"], 2) for r in results},
-  }
+  baseline_rps = rps("baseline", BASELINE_CLIENTS)
+  return {"raw_faces_per_s": round(raw, 1), "raw_faces_per_s_before_and_after": [raw_before, raw_after],
+          "results": rows,
+          "over_baseline_at_8_clients": {"rest": round(rps("fdp serve REST", 8) / baseline_rps, 2),
+                                         "grpc": round(rps("fdp serve gRPC", 8) / baseline_rps, 2)},
+          "waitress_over_werkzeug": {str(c): round(rps("fdp serve REST", c) / rps("REST on werkzeug", c), 2)
+                                     for c in WERKZEUG_CLIENTS}}
+
+
+def _states(rest_port: int) -> dict:
+  import requests  # pylint: disable=g-import-not-at-top
+  body = requests.get(f"http://127.0.0.1:{rest_port}/v1/models/{MODEL}", timeout=30).json()
+  return {int(s["version"]): s["state"] for s in body.get("model_version_status", [])}
+
+
+def _wait_for(condition, timeout: float = 180) -> None:
+  deadline = time.time() + timeout
+  while not condition():
+    if time.time() > deadline:
+      raise TimeoutError("condition not met")
+    time.sleep(0.05)
+
+
+def first_requests_and_pushes(version_dir: str, faces) -> dict:
+  """Pushes copies of the classifier into a served root, alternately with and without the warm-up file:
+  the first request's latency after each becomes AVAILABLE, over the median of the next five. Meanwhile,
+  clients ask for predictions and statuses; a last push is deleted again; every error is counted."""
+  from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
+  from vocabulary import signatures  # pylint: disable=g-import-not-at-top
+  root = pathlib.Path(tempfile.mkdtemp(prefix="serving-bench-"))
+  version = int(os.path.basename(version_dir))
+  shutil.copytree(version_dir, root / MODEL / str(version))
+  server, rest_port, _ = _fdp_serve(str(root), "--poll-seconds", "0.2")
+  stop, errors, answered = threading.Event(), [], [0]
+
+  def background():
+    with client_lib.connect(f"127.0.0.1:{rest_port}", "rest", timeout=60) as client:
+      while not stop.is_set():
+        try:
+          client.predict(MODEL, [faces[0]])
+          client.status(MODEL)
+          answered[0] += 1
+        except Exception as e:  # pylint: disable=broad-except
+          errors.append(repr(e))
+        time.sleep(0.2)
+
+  clients = [threading.Thread(target=background) for _ in range(2)]
+  for thread in clients:
+    thread.start()
+  timings = {"with warm-up requests": [], "without": []}
+  try:
+    with client_lib.connect(f"127.0.0.1:{rest_port}", "rest", timeout=60) as client:
+      for push in range(2 * PUSHES_PER_MODE):
+        version += 1
+        warm = push % 2 == 0
+        shutil.copytree(version_dir, root / MODEL / str(version), ignore=None if warm else shutil.ignore_patterns(
+            os.path.dirname(signatures.WARMUP_REQUESTS_FILE)))
+        _wait_for(lambda v=version: _states(rest_port).get(v) == "AVAILABLE")
+        latencies = []
+        for k in range(6):
+          start = time.perf_counter()
+          client.predict(MODEL, [faces[(push * 6 + k) % len(faces)]])
+          latencies.append((time.perf_counter() - start) * 1000)
+        timings["with warm-up requests" if warm else "without"].append(
+            {"first_ms": round(latencies[0], 1), "warm_ms": round(float(np.median(latencies[1:])), 1)})
+      shutil.rmtree(root / MODEL / str(version))  # a delete: the previous version comes back
+      _wait_for(lambda: _states(rest_port).get(version - 1) == "AVAILABLE")
+  finally:
+    stop.set()
+    for thread in clients:
+      thread.join(60)
+    _stop(server)
+    shutil.rmtree(root, ignore_errors=True)
+  summary = {}
+  for mode, runs in timings.items():
+    first, warm = np.median([r["first_ms"] for r in runs]), np.median([r["warm_ms"] for r in runs])
+    summary[mode] = {"pushes": runs, "first_p50_ms": round(float(first), 1), "warm_p50_ms": round(float(warm), 1),
+                     "first_over_warm": round(float(first / warm), 2)}
+  return {"first_request_after_push": summary,
+          "during_pushes": {"pushes": 2 * PUSHES_PER_MODE, "deletes": 1, "requests": answered[0],
+                            "errors": len(errors), "first_errors": errors[:3]}}
+
+
+def slow_clients(serving_root: str) -> dict:
+  import requests  # pylint: disable=g-import-not-at-top
+  server, rest_port, _ = _fdp_serve(serving_root)
+  sockets = []
+  try:
+    idle_threads = _threads_of(server.pid)
+    for _ in range(SLOW_CLIENTS):
+      s = socket.create_connection(("127.0.0.1", rest_port), timeout=10)
+      s.sendall(b"POST /v1/models/classifier:predict HTTP/1.1\r\nHost: x\r\n")
+      sockets.append(s)
+    start = time.perf_counter()
+    code = requests.get(f"http://127.0.0.1:{rest_port}/v1/models/{MODEL}", timeout=30).status_code
+    return {"slow_connections": SLOW_CLIENTS, "status_code": code,
+            "status_ms": round((time.perf_counter() - start) * 1000, 1),
+            "server_threads_idle": idle_threads, "server_threads_with_slow_clients": _threads_of(server.pid)}
+  finally:
+    for s in sockets:
+      s.close()
+    _stop(server)
+
+
+def _threads_of(pid: int) -> int:
+  with open(f"/proc/{pid}/status") as f:
+    return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
+
+
+def _provenance(serving_root: str, version_dir: str, argv) -> dict:
+  commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
+  return {"command": "python -m benchmarks.serving " + " ".join(argv), "commit": commit.strip(),
+          "models": {MODEL: os.path.basename(version_dir)},
+          "serving_root": os.path.relpath(serving_root, REPO) if serving_root.startswith(str(REPO)) else "(given)",
+          "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
+
+
+def main(argv=None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--serving-root", default=str(REPO / "models"))
+  parser.add_argument("--seconds", type=float, default=6.0, help="each measurement window")
+  parser.add_argument("--raw", help=argparse.SUPPRESS)  # internal modes: a child process of this script
+  parser.add_argument("--werkzeug-server", help=argparse.SUPPRESS)
+  parser.add_argument("--baseline-server", help=argparse.SUPPRESS)
+  parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+  args = parser.parse_args(argv)
+  if args.raw:
+    return run_raw(args.raw, args.seconds) or 0
+  if args.werkzeug_server:
+    return run_werkzeug_server(args.werkzeug_server, args.port) or 0
+  if args.baseline_server:
+    return run_baseline_server(args.baseline_server, args.port) or 0
+
+  serving_root = os.path.abspath(args.serving_root)
+  model_root = os.path.join(serving_root, MODEL)
+  version_dir = os.path.join(model_root, max(os.listdir(model_root), key=int))
+  faces = _faces()
+  summary = {**_provenance(serving_root, version_dir, argv), "seconds_per_window": args.seconds,
+             "request": "one face (a real UTKFace crop) per request",
+             **throughput_table(serving_root, version_dir, args.seconds, faces),
+             "slow_clients": slow_clients(serving_root), **first_requests_and_pushes(version_dir, faces)}
   RESULTS.parent.mkdir(parents=True, exist_ok=True)
   RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
-  print("\n| server | clients | p50 ms | p99 ms | requests/s |\n|---|---|---|---|---|")
-  for r in results:
-    print(f"| {r['server']} | {r['clients']} | {r['p50_ms']} | {r['p99_ms']} | {r['throughput_rps']} |")
-  print(f"\nthroughput vs. baseline at 8 clients: {summary['speedup_at_8_clients']}\nwrote {RESULTS}")
+  print(f"\nraw SavedModel, batch {RAW_BATCH}: {summary['raw_faces_per_s']} faces/s "
+        f"(before, after: {summary['raw_faces_per_s_before_and_after']})")
+  print("| server | clients | requests/s | / raw | p50 ms | p99 ms | p99/p50 | errors |\n|---|---|---|---|---|---|---|---|")
+  for r in summary["results"]:
+    print(f"| {r['server']} | {r['clients']} | {r['throughput_rps']} | {r['over_raw']} | {r['p50_ms']} | "
+          f"{r['p99_ms']} | {r['p99_over_p50']} | {r['errors']} |")
+  print(f"over the Flask baseline at 8 clients: {summary['over_baseline_at_8_clients']}; waitress over werkzeug: "
+        f"{summary['waitress_over_werkzeug']}")
+  print(f"slow clients: {summary['slow_clients']}")
+  for mode, row in summary["first_request_after_push"].items():
+    print(f"first request after a push, {mode}: p50 {row['first_p50_ms']} ms, warm {row['warm_p50_ms']} ms, "
+          f"ratio {row['first_over_warm']}")
+  print(f"during pushes: {summary['during_pushes']}\nwrote {RESULTS.relative_to(REPO)}")
   return 0
 
 
