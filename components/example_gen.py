@@ -1,8 +1,9 @@
 """ExampleGens for the face datasets: FileBasedExampleGen with a Beam executor built on IngestFaces.
 
 The executor overrides GenerateExamplesByBeam (TFX's hook for custom splitting) so that one Beam
-pass reads, dedupes and splits by content hash into train / validation / eval / test (docs/splits.md); the ingest report is written beside the splits
-(`ingest_report.json`) and its counts are recorded on the Examples artifact in ML Metadata.
+pass reads, dedupes and splits by content hash into train / validation / eval / test (docs/splits.md);
+the ingest report is written beside the splits (`ingest_report.json`) and its counts are recorded on the
+Examples artifact in ML Metadata.
 """
 import json
 import os

@@ -1,8 +1,8 @@
 """The Beam ingest transform shared by the ExampleGens and `fdp ingest`.
 
 labels (parsed per source) -> read and check the image -> collapse byte-identical duplicates
-(dropping groups whose labels conflict) -> split by content hash (face_records.split_for_hash) -> serialized tf.Examples,
-plus a report that counts every category of input.
+(dropping groups whose labels conflict) -> split by content hash (face_records.split_for_hash) ->
+serialized tf.Examples, plus a report that counts every category of input.
 """
 import dataclasses
 import io
