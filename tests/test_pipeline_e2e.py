@@ -60,6 +60,12 @@ def _inputs(store, execution_id):
   return {e.path.steps[0].key: e.artifact_id for e in events}
 
 
+def _output_uri(store, execution_id, key):
+  events = [e for e in store.get_events_by_execution_ids([execution_id])
+            if e.type == metadata_store_pb2.Event.OUTPUT and e.path.steps[0].key == key]
+  return store.get_artifacts_by_id([events[0].artifact_id])[0].uri
+
+
 def _node(store, execution_id):
   contexts = store.get_contexts_by_execution(execution_id)
   return next(c.name.split(".", 1)[1] for c in contexts if c.type == "node")
@@ -128,10 +134,14 @@ def test_the_blessing_split_was_never_seen_by_training_or_model_selection(e2e_pi
     transformed = _inputs(store, trainer)["examples"]
     raw = _inputs(store, evaluator)["examples"]
     assert _inputs(store, _producer(store, transformed))["examples"] == raw  # the same ExampleGen output
-    fit, selection = (set(_image_hashes(store, transformed, s)) for s in (fit_splits, selection_splits))
+    fit, selection = (_image_hashes(store, transformed, s) for s in (fit_splits, selection_splits))
     blessing = _image_hashes(store, raw, blessing_splits)
     assert len(fit) > 600 and len(selection) > 40 and len(blessing) > 60, (len(fit), len(selection), len(blessing))
-    assert not fit & selection and not fit & set(blessing) and not selection & set(blessing)
+    assert not set(fit) & set(selection) and not set(fit) & set(blessing) and not set(selection) & set(blessing)
+    # The Trainer's own record: it fit on, and chose its epoch on, exactly that many images.
+    with open(os.path.join(_output_uri(store, trainer, "model_run"), "training_history.json")) as f:
+      history = json.load(f)
+    assert (history["num_train_images"], history["num_selection_images"]) == (len(fit), len(selection))
     # TFMA counted exactly those examples.
     assert next(v for k, v in model["metrics"].items() if k.split("/")[-1] == "example_count") == len(blessing)
 

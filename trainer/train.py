@@ -230,11 +230,13 @@ def train_and_export(model_name: str, cfg: TrainingConfig, train_files, selectio
                                     patience=max(5, cfg.epochs // 2), restore_best_weights=True),
       keras.callbacks.TensorBoard(log_dir=os.path.join(model_run_dir, "logs")),
   ]
-  logger.info("Training %s on %d images, %d epochs, %d px, batch %d", model_name, num_train,
-               cfg.epochs, cfg.image_size, cfg.batch_size)
+  num_selection = count_records(selection_files)
+  logger.info("Training %s on %d images (epoch chosen on %d others), %d epochs, %d px, batch %d", model_name,
+               num_train, num_selection, cfg.epochs, cfg.image_size, cfg.batch_size)
   model.fit(train_ds, validation_data=selection_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2)
   export.export_serving_model(model, tf_transform_output, model_name, cfg, serving_model_dir)
-  history = {"model": model_name, "num_train_images": num_train, "config": dataclasses.asdict(cfg),
+  history = {"model": model_name, "num_train_images": num_train, "num_selection_images": num_selection,
+             "config": dataclasses.asdict(cfg),
              "started_from": started_from,
              "epochs": throughput.epochs}
   tf.io.gfile.makedirs(model_run_dir)
