@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
   evaluate.add_argument("--model", required=True, help="a SavedModel folder, or a model folder of numbered versions")
   evaluate.add_argument("--data", required=True, help="a UTKFace/WIKI folder (split as the pipeline splits it) "
                         "or an `fdp ingest` output")
-  evaluate.add_argument("--split", default="test", choices=[name for name, _ in layout.SPLITS])
+  evaluate.add_argument("--split", default="test", choices=layout.SPLITS)
   evaluate.add_argument("--dataset", choices=(vocabulary.UTKFACE, vocabulary.WIKI), help="default: utkface")
   evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
   evaluate.set_defaults(func=cmd_evaluate)

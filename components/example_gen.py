@@ -1,8 +1,9 @@
 """ExampleGens for the face datasets: FileBasedExampleGen with a Beam executor built on IngestFaces.
 
 The executor overrides GenerateExamplesByBeam (TFX's hook for custom splitting) so that one Beam
-pass reads, dedupes and splits by content hash; the ingest report is written beside the splits
-(`ingest_report.json`) and its counts are recorded on the Examples artifact in ML Metadata.
+pass reads, dedupes and splits by content hash into train / validation / eval / test (docs/splits.md);
+the ingest report is written beside the splits (`ingest_report.json`) and its counts are recorded on the
+Examples artifact in ML Metadata.
 """
 import json
 import os
@@ -33,10 +34,13 @@ def _custom_options(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
   return json_format.MessageToDict(options)
 
 
-def _output_splits(exec_properties: Dict[str, Any]):
-  output_config = example_gen_pb2.Output()
-  proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
-  return [(s.name, s.hash_buckets) for s in output_config.split_config.splits]
+def _check_output_splits(exec_properties: Dict[str, Any]) -> None:
+  """The output config must name the splits the ingest writes (its split rule is the content hash's)."""
+  config = example_gen_pb2.Output()
+  proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], config)
+  names = tuple(s.name for s in config.split_config.splits)
+  if names != layout.SPLITS:
+    raise ValueError(f"output splits {names} differ from the content-hash splits {layout.SPLITS}")
 
 
 def _data_folder(exec_properties: Dict[str, Any]) -> str:
@@ -55,6 +59,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
   def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                              exec_properties: Dict[str, Any]) -> Dict[str, beam.pvalue.PCollection]:
+    _check_output_splits(exec_properties)
     options = _custom_options(exec_properties)
     dataset = options["dataset"]
     ingested = (
@@ -63,7 +68,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             dataset, _data_folder(exec_properties),
             wiki_mat=options.get("wiki_mat"),
             wiki_min_face_score=options.get("wiki_min_face_score", wiki.MIN_FACE_SCORE))
-        | "IngestFaces" >> ingest.IngestFaces(dataset, _output_splits(exec_properties)))
+        | "IngestFaces" >> ingest.IngestFaces(dataset))
     _ = ingested["report"] | "WriteReport" >> ingest.WriteReport(self._report_path)
     return ingested["splits"]
 
@@ -88,9 +93,12 @@ def has_spans(data_root: str) -> bool:
   return bool(tf.io.gfile.glob(os.path.join(data_root, layout.SPAN_FOLDER.replace("{SPAN}", "*"))))
 
 
-def output_config(splits=layout.SPLITS) -> example_gen_pb2.Output:
+def output_config() -> example_gen_pb2.Output:
+  """The content-hash splits; each split's hash_buckets is its share in percent (ExampleGen wants a
+  positive number; the rule itself is face_records.split_for_hash, see docs/splits.md)."""
   return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-      example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets) for name, buckets in splits]))
+      example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=round(share * 100))
+      for name, share in layout.split_shares().items()]))
 
 
 def face_example_gen(dataset: str, data_root: str, wiki_mat: Optional[str] = None,
@@ -107,7 +115,7 @@ def face_example_gen(dataset: str, data_root: str, wiki_mat: Optional[str] = Non
         input_base=data_root,
         input_config=tfx.proto.Input(splits=[
             tfx.proto.Input.Split(name=name, pattern=os.path.join(span_folder, f"{layout.split_dir(name)}/*"))
-            for name, _ in layout.SPLITS]))
+            for name in layout.SPLITS]))
   options: Dict[str, Any] = {"dataset": dataset, "code_version": code_version}
   if dataset == vocabulary.WIKI:
     options["wiki_min_face_score"] = wiki_min_face_score

@@ -36,15 +36,31 @@ def content_hash(data: bytes) -> str:
   return hashlib.sha256(data).hexdigest()
 
 
-def split_for_hash(sha256_hex: str, splits: Sequence[Tuple[str, int]] = layout.SPLITS) -> str:
-  """Deterministic split by content hash, so identical images always land in the same split."""
+def hash_fraction(sha256_hex: str) -> float:
+  """The content hash's first 32 bits as a number in [0, 1): uniform over images, and independent of the
+  hash modulo 10 that makes the first-level splits."""
+  return int(sha256_hex[:8], 16) / 2 ** 32
+
+
+def in_hash_slice(sha256_hex: str, fraction: float) -> bool:
+  """Whether an image falls in a slice of `fraction` of the images (the same image always does)."""
+  return hash_fraction(sha256_hex) < fraction
+
+
+def split_for_hash(sha256_hex: str, splits: Sequence[Tuple[str, int]] = layout.HASH_SPLITS,
+                   carved: Optional[Tuple[str, str, float]] = layout.VALIDATION_SLICE) -> str:
+  """Deterministic split by content hash, so identical images always land in the same split: the hash
+  modulo the buckets' total picks one of `splits`; `carved` = (from, name, fraction) then moves a hash
+  slice of split `from` into split `name`."""
   total = sum(buckets for _, buckets in splits)
   bucket = int(sha256_hex, 16) % total
   for name, buckets in splits:
     if bucket < buckets:
-      return name
+      break
     bucket -= buckets
-  raise AssertionError("unreachable")
+  if carved and name == carved[0] and in_hash_slice(sha256_hex, carved[2]):
+    return carved[1]
+  return name
 
 
 def to_example(face: Face):

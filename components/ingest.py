@@ -1,8 +1,8 @@
 """The Beam ingest transform shared by the ExampleGens and `fdp ingest`.
 
 labels (parsed per source) -> read and check the image -> collapse byte-identical duplicates
-(dropping groups whose labels conflict) -> split by content hash -> serialized tf.Examples,
-plus a report that counts every category of input.
+(dropping groups whose labels conflict) -> split by content hash (face_records.split_for_hash) ->
+serialized tf.Examples, plus a report that counts every category of input.
 """
 import dataclasses
 import io
@@ -129,10 +129,9 @@ def _build_report(counts: Dict[str, int], rejected: Sequence[Rejection], source:
 class IngestFaces(beam.PTransform):
   """ReadLabels' output -> {'splits': {split: serialized tf.Examples}, 'report': one dict}."""
 
-  def __init__(self, source: str, splits: Sequence[Tuple[str, int]] = layout.SPLITS):
+  def __init__(self, source: str):
     super().__init__()
     self._source = source
-    self._splits = tuple(splits)
 
   def expand(self, parsed):
     labels, parse_rejections = parsed["labels"], parsed[REJECTED]
@@ -143,10 +142,8 @@ class IngestFaces(beam.PTransform):
         | "GroupByHash" >> beam.GroupByKey()
         | "ResolveDuplicates" >> beam.ParDo(ResolveDuplicates()).with_outputs(
             ResolveDuplicates.COUNTS, main="faces"))
-    split_names = [name for name, _ in self._splits]
-    splits_fn = self._splits
-    keyed = resolved.faces | "AssignSplit" >> beam.Map(
-        lambda f: (face_records.split_for_hash(f.sha256, splits_fn), f))
+    split_names = list(layout.SPLITS)
+    keyed = resolved.faces | "AssignSplit" >> beam.Map(lambda f: (face_records.split_for_hash(f.sha256), f))
     by_split = keyed | "PartitionBySplit" >> beam.Partition(
         lambda kv, n: split_names.index(kv[0]), len(split_names))
     examples = {}

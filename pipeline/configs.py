@@ -9,9 +9,18 @@ import dataclasses
 import os
 
 from trainer.hyperparameters import TrainingConfig
+from vocabulary import layout
 import vocabulary
 
 PIPELINE_NAME = "face-demographics"
+
+# What each content-hash split is for (docs/splits.md). The Trainers fit on the training splits and choose
+# the epoch (early stopping, restoring the best one) on the selection splits; the Evaluators bless on the
+# blessing splits, which no Trainer reads. Nothing in the pipeline reads the test split: it is kept for
+# the reported figures (`fdp evaluate --split test`).
+TRAINING_SPLITS = (layout.TRAIN,)
+SELECTION_SPLITS = (layout.VALIDATION,)
+BLESSING_SPLITS = (layout.EVAL,)
 
 # Drift between the statistics of a run and those of the previous run (TFDV drift comparators on the
 # train split): feature -> (comparator, threshold). Crossing a threshold is an anomaly.

@@ -5,8 +5,10 @@ ExampleGen (UTKFace/WIKI folder, or `fdp ingest` TFRecords)
                   -> DriftValidator (vs. the previous run's statistics)
   -> Transform (labels; JPEG bytes pass through)
   -> Trainer[classifier] (from the pretrained face network: an Importer node), Trainer[regressor]
-     (from this run's classifier)
-  -> Evaluator (TFMA, vs. the latest blessed model of the same kind) -> Pusher (TF Serving layout)
+     (from this run's classifier): fit on train, epoch chosen on validation
+  -> Evaluator (TFMA on eval, vs. the latest blessed model of the same kind) -> Pusher (TF Serving layout)
+
+Which split does what: pipeline/configs.py (TRAINING_SPLITS, ...) and docs/splits.md.
 """
 import dataclasses
 import json
@@ -61,6 +63,53 @@ def pretrained_importer(training: TrainingConfig, pretrained_model_uri: Optional
                           reimport=False).with_id(PRETRAINED_IMPORTER_ID)
 
 
+def latest_blessed_resolver(model_name: str):
+  """The latest model of this kind that its Evaluator blessed (the baseline, and a warm start)."""
+  return tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model,
+                            producer_component_id=trainer_id(model_name), output_key="model"),
+      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
+                                     producer_component_id=evaluator_id(model_name), output_key="blessing"),
+  ).with_id(f"latest_blessed_{model_name}_resolver")
+
+
+def model_trainer(model_name: str, transform, schema, base, training: TrainingConfig):
+  """A Trainer fit on the training splits, choosing its epoch on the selection splits."""
+  return tfx.components.Trainer(
+      run_fn=RUN_FN,
+      examples=transform.outputs["transformed_examples"],
+      transform_graph=transform.outputs["transform_graph"],
+      schema=schema.outputs["schema"],
+      base_model=base,
+      train_args=tfx.proto.TrainArgs(splits=list(configs.TRAINING_SPLITS)),
+      eval_args=tfx.proto.EvalArgs(splits=list(configs.SELECTION_SPLITS)),
+      custom_config={"model": model_name, "training": dataclasses.asdict(training),
+                     "code_version": code_version.of_callable(RUN_FN)},
+  ).with_id(trainer_id(model_name))
+
+
+def model_evaluator(model_name: str, examples_gen, trainer, latest_blessed, thresholds: EvaluationThresholds):
+  """TFMA on the blessing splits (raw examples: labels come from the model's transform signature)."""
+  return tfx.components.Evaluator(
+      examples=examples_gen.outputs["examples"],
+      model=trainer.outputs["model"],
+      baseline_model=latest_blessed.outputs["model"],
+      example_splits=list(configs.BLESSING_SPLITS),
+      eval_config=eval_configs.EVAL_CONFIGS[model_name](thresholds),
+  ).with_id(evaluator_id(model_name))
+
+
+def model_pusher(model_name: str, trainer, evaluator, serving_root: str):
+  """Copies a blessed model to <serving_root>/<model>/<version>/ (TF Serving's layout)."""
+  return tfx.components.Pusher(
+      model=trainer.outputs["model"],
+      model_blessing=evaluator.outputs["blessing"],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=os.path.join(serving_root, model_name))),
+  ).with_id(pusher_id(model_name))
+
+
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
@@ -100,56 +149,30 @@ def create_pipeline(
       examples=examples_gen.outputs["examples"],
       schema=schema_importer.outputs["schema"],
       preprocessing_fn=PREPROCESSING_FN,
-      splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval", "test"]),
+      # Only the splits the Trainers read; the Evaluators read ExampleGen's examples.
+      splits_config=tfx.proto.SplitsConfig(analyze=list(configs.TRAINING_SPLITS),
+                                           transform=list(configs.TRAINING_SPLITS + configs.SELECTION_SPLITS)),
       custom_config={"code_version": code_version.of_callable(PREPROCESSING_FN)})
   transform.add_upstream_node(data_gate)
   transform.add_upstream_node(drift_validator)
 
   pretrained = pretrained_importer(training, pretrained_model_uri)
-  components = [examples_gen, previous_statistics, statistics_gen, schema_importer, example_validator,
-                data_gate, drift_validator, transform] + ([pretrained] if pretrained else [])
+  latest_blessed = {model: latest_blessed_resolver(model) for model in vocabulary.MODELS}
   trainers = {}
-  for model_name in vocabulary.MODELS:
-    latest_blessed = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model,
-                              producer_component_id=trainer_id(model_name), output_key="model"),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
-                                       producer_component_id=evaluator_id(model_name),
-                                       output_key="blessing"),
-    ).with_id(f"latest_blessed_{model_name}_resolver")
-    trainer = tfx.components.Trainer(
-        run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_importer.outputs["schema"],
-        base_model=base_model(model_name, trainers, latest_blessed, pretrained, training),
-        train_args=tfx.proto.TrainArgs(splits=["train"]),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config={"model": model_name, "training": dataclasses.asdict(training),
-                       "code_version": code_version.of_callable(RUN_FN)},
-    ).with_id(trainer_id(model_name))
-    trainers[model_name] = trainer
-    evaluator = tfx.components.Evaluator(
-        examples=examples_gen.outputs["examples"],
-        model=trainer.outputs["model"],
-        baseline_model=latest_blessed.outputs["model"],
-        example_splits=["eval"],
-        eval_config=eval_configs.EVAL_CONFIGS[model_name](thresholds),
-    ).with_id(evaluator_id(model_name))
-    pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=os.path.join(serving_root, model_name))),
-    ).with_id(pusher_id(model_name))
-    components += [trainer, latest_blessed, evaluator, pusher]
+  for model in vocabulary.MODELS:  # the classifier first: the regressor starts from it
+    base = base_model(model, trainers, latest_blessed[model], pretrained, training)
+    trainers[model] = model_trainer(model, transform, schema_importer, base, training)
+  evaluators = {model: model_evaluator(model, examples_gen, trainers[model], latest_blessed[model], thresholds)
+                for model in vocabulary.MODELS}
+  pushers = {model: model_pusher(model, trainers[model], evaluators[model], serving_root)
+             for model in vocabulary.MODELS}
 
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      components=components,
+      components=[examples_gen, previous_statistics, statistics_gen, schema_importer, example_validator,
+                  data_gate, drift_validator, transform] + ([pretrained] if pretrained else [])
+      + [*latest_blessed.values(), *trainers.values(), *evaluators.values(), *pushers.values()],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=beam_pipeline_args or [],

@@ -48,12 +48,12 @@ def test_a_raw_folder_is_split_as_the_pipeline_splits_it(tmp_path):
   from components import ingest_job
   folder = real_utkface_subset(300, tmp_path / "utkface")
   ingest_job.run_ingest("utkface", str(folder), str(tmp_path / "ingested"), show_progress=False)
-  for split, _ in layout.SPLITS:
+  for split in layout.SPLITS:
     raw, ingested = evaluate.read_split(str(folder), split), evaluate.read_split(str(tmp_path / "ingested"), split)
     assert list(raw[vocabulary.SHA256_KEY]) == list(ingested[vocabulary.SHA256_KEY]) != []
     assert list(raw[vocabulary.SHA256_KEY]) == sorted(raw[vocabulary.SHA256_KEY])
-  with pytest.raises(ValueError, match="no 'validation' split"):
-    evaluate.read_split(str(tmp_path / "ingested"), "validation")
+  with pytest.raises(ValueError, match="no 'holdout' split"):
+    evaluate.read_split(str(tmp_path / "ingested"), "holdout")
 
 
 def test_fdp_evaluate_errors_are_clear(tmp_path):

@@ -89,6 +89,24 @@ def test_the_classifier_starts_from_the_pretrained_network_baked_into_the_image(
   assert "RUN python -m trainer.face_network" in dockerfile
 
 
+def _parameter(job, task, name):
+  value = job["pipelineSpec"]["root"]["dag"]["tasks"][task]["inputs"]["parameters"][name]
+  return json.loads(value["runtimeValue"]["constantValue"]["stringValue"])
+
+
+def test_the_compiled_job_blesses_on_a_split_no_trainer_reads(compiled):
+  """ExampleGen writes four splits; the Trainers fit on train and choose their epoch on validation; the
+  Evaluators bless on eval; Transform materialises only what the Trainers read; test is left alone."""
+  _, job = compiled
+  written = [s["name"] for s in _parameter(job, "FileBasedExampleGen", "output_config")["split_config"]["splits"]]
+  assert written == ["train", "validation", "eval", "test"]
+  assert _parameter(job, "Transform", "splits_config") == {"analyze": ["train"], "transform": ["train", "validation"]}
+  for model in vocabulary.MODELS:
+    assert _parameter(job, f"{model}_trainer", "train_args") == {"splits": ["train"]}
+    assert _parameter(job, f"{model}_trainer", "eval_args") == {"splits": ["validation"]}
+    assert _parameter(job, f"{model}_evaluator", "example_splits") == ["eval"]
+
+
 def test_user_code_is_referenced_by_module_path(compiled):
   path, _ = compiled
   text = path.read_text()

@@ -1,6 +1,9 @@
 """End to end: LocalDagRunner on ~1,000 real UTKFace images (see the e2e_pipeline fixture)."""
+import hashlib
+import json
 import os
 
+import tensorflow as tf
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata as tfx_metadata
@@ -9,6 +12,7 @@ from pipeline import configs
 from pipeline import local_runner
 from tests.conftest import E2E_TRAINING
 from trainer import hyperparameters
+from vocabulary import layout
 import vocabulary
 
 EXPECTED = {
@@ -56,6 +60,12 @@ def _inputs(store, execution_id):
   return {e.path.steps[0].key: e.artifact_id for e in events}
 
 
+def _output_uri(store, execution_id, key):
+  events = [e for e in store.get_events_by_execution_ids([execution_id])
+            if e.type == metadata_store_pb2.Event.OUTPUT and e.path.steps[0].key == key]
+  return store.get_artifacts_by_id([events[0].artifact_id])[0].uri
+
+
 def _node(store, execution_id):
   contexts = store.get_contexts_by_execution(execution_id)
   return next(c.name.split(".", 1)[1] for c in contexts if c.type == "node")
@@ -86,6 +96,54 @@ def test_mlmd_holds_the_lineage_from_pushed_model_to_examples(e2e_pipeline):
     examples = store.get_artifacts_by_id([examples_id])[0]
     assert examples.custom_properties["ingest_read"].int_value == 1000
     assert examples.custom_properties["ingest_examples"].int_value > 900
+
+
+def _exec_property(store, execution_id, name):
+  execution = store.get_executions_by_id([execution_id])[0]
+  value = execution.custom_properties[name] if name in execution.custom_properties else execution.properties[name]
+  return json.loads(value.string_value)
+
+
+def _image_hashes(store, artifact_id, splits):
+  """The SHA-256 of every image in those splits of an Examples artifact, as the reader finds them."""
+  uri = store.get_artifacts_by_id([artifact_id])[0].uri
+  files = [f for split in splits for f in tf.io.gfile.glob(os.path.join(uri, layout.split_dir(split), "*"))]
+  assert files, (uri, splits)
+  spec = {vocabulary.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)}
+  return [hashlib.sha256(tf.io.parse_single_example(r, spec)[vocabulary.IMAGE_KEY].numpy()).hexdigest()
+          for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def test_the_blessing_split_was_never_seen_by_training_or_model_selection(e2e_pipeline):
+  """From ML Metadata: the splits each blessed model's Trainer fit on (train_args) and chose its epoch
+  on (eval_args) are not the split its Evaluator blessed it on (example_splits), and no image the Trainer
+  read, by content hash, is among those the Evaluator read, from the same ExampleGen output."""
+  _, summary = e2e_pipeline
+  store = metadata_store.MetadataStore(tfx_metadata.sqlite_metadata_connection_config(summary["metadata_path"]))
+  for model in summary["models"]:
+    pushed = [a for a in store.get_artifacts_by_type("PushedModel")
+              if a.custom_properties["pushed_destination"].string_value == model["pushed_path"]]
+    pusher_inputs = _inputs(store, _producer(store, pushed[0].id))
+    trainer, evaluator = (_producer(store, pusher_inputs[key]) for key in ("model", "model_blessing"))
+    fit_splits = _exec_property(store, trainer, "train_args")["splits"]
+    selection_splits = _exec_property(store, trainer, "eval_args")["splits"]
+    blessing_splits = _exec_property(store, evaluator, "example_splits")
+    assert (fit_splits, selection_splits, blessing_splits) == ([layout.TRAIN], [layout.VALIDATION], [layout.EVAL])
+    assert not set(fit_splits + selection_splits) & set(blessing_splits + [layout.TEST])
+
+    transformed = _inputs(store, trainer)["examples"]
+    raw = _inputs(store, evaluator)["examples"]
+    assert _inputs(store, _producer(store, transformed))["examples"] == raw  # the same ExampleGen output
+    fit, selection = (_image_hashes(store, transformed, s) for s in (fit_splits, selection_splits))
+    blessing = _image_hashes(store, raw, blessing_splits)
+    assert len(fit) > 600 and len(selection) > 40 and len(blessing) > 60, (len(fit), len(selection), len(blessing))
+    assert not set(fit) & set(selection) and not set(fit) & set(blessing) and not set(selection) & set(blessing)
+    # The Trainer's own record: it fit on, and chose its epoch on, exactly that many images.
+    with open(os.path.join(_output_uri(store, trainer, "model_run"), "training_history.json")) as f:
+      history = json.load(f)
+    assert (history["num_train_images"], history["num_selection_images"]) == (len(fit), len(selection))
+    # TFMA counted exactly those examples.
+    assert next(v for k, v in model["metrics"].items() if k.split("/")[-1] == "example_count") == len(blessing)
 
 
 def test_a_second_run_with_nothing_changed_reuses_the_cache(e2e_pipeline):

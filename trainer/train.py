@@ -204,35 +204,40 @@ def start_from_base(model: keras.Model, cfg: TrainingConfig, base_model_dir: Opt
   return base_model_dir if cfg.warm_start and load_base_weights(model, base_model_dir) else None
 
 
-def train_and_export(model_name: str, cfg: TrainingConfig, train_files, eval_files,
+def train_and_export(model_name: str, cfg: TrainingConfig, train_files, selection_files,
                      transform_output_dir: str, serving_model_dir: str, model_run_dir: str,
                      base_model_dir: Optional[str] = None) -> dict:
-  """Trains one model and exports its SavedModel; returns the training history."""
+  """Trains one model on `train_files` and exports its SavedModel; returns the training history.
+
+  `selection_files` (the Trainer's eval_args splits: validation, never the Evaluator's split) choose the
+  epoch: early stopping and the restored best weights."""
   keras.utils.set_random_seed(cfg.seed)
   tf_transform_output = tft.TFTransformOutput(transform_output_dir)
   num_train = count_records(train_files)
   steps_per_epoch = max(1, -(-num_train // cfg.batch_size))
   train_ds = make_dataset(train_files, tf_transform_output, cfg, training=True)
-  eval_ds = make_dataset(eval_files, tf_transform_output, cfg, training=False)
+  selection_ds = make_dataset(selection_files, tf_transform_output, cfg, training=False)
   with distribution_strategy().scope():
     model = models.build_model(model_name, cfg, steps_per_epoch=steps_per_epoch)
   started_from = start_from_base(model, cfg, base_model_dir)
   throughput = ThroughputLogger(num_train)
   callbacks = [
       throughput,
-      # The best epoch on the eval split is kept. Patience is half the schedule: the eval score is
+      # The best epoch on the selection split is kept. Patience is half the schedule: its score is
       # noisy while the learning rate is high, and the cosine schedule's low-rate tail is where it
       # improves most (patience 5 stopped a 60-epoch run at epoch 29, half-way down the schedule).
       keras.callbacks.EarlyStopping(monitor=models.SELECTION_METRIC[model_name], mode="min",
                                     patience=max(5, cfg.epochs // 2), restore_best_weights=True),
       keras.callbacks.TensorBoard(log_dir=os.path.join(model_run_dir, "logs")),
   ]
-  logger.info("Training %s on %d images, %d epochs, %d px, batch %d", model_name, num_train,
-               cfg.epochs, cfg.image_size, cfg.batch_size)
-  model.fit(train_ds, validation_data=eval_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2)
+  num_selection = count_records(selection_files)
+  logger.info("Training %s on %d images (epoch chosen on %d others), %d epochs, %d px, batch %d", model_name,
+               num_train, num_selection, cfg.epochs, cfg.image_size, cfg.batch_size)
+  model.fit(train_ds, validation_data=selection_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2)
   export.export_serving_model(model, tf_transform_output, model_name, cfg, serving_model_dir)
-  warmup.write_warmup_requests(serving_model_dir, warmup.images_from_examples(eval_files))
-  history = {"model": model_name, "num_train_images": num_train, "config": dataclasses.asdict(cfg),
+  warmup.write_warmup_requests(serving_model_dir, warmup.images_from_examples(selection_files))
+  history = {"model": model_name, "num_train_images": num_train, "num_selection_images": num_selection,
+             "config": dataclasses.asdict(cfg),
              "started_from": started_from,
              "epochs": throughput.epochs}
   tf.io.gfile.makedirs(model_run_dir)

@@ -4,8 +4,16 @@ them before importing Beam)."""
 # New data arriving over time: one folder per span under the data root (the latest span is read).
 SPAN_FOLDER = "span-{SPAN}"
 
-# Deterministic split by content hash: name -> hash buckets (80/10/10).
-SPLITS = (("train", 8), ("eval", 1), ("test", 1))
+TRAIN, VALIDATION, EVAL, TEST = "train", "validation", "eval", "test"
+
+# Deterministic split by content hash (docs/splits.md), in two steps:
+# 1. the SHA-256 read as a number, modulo 10: name -> hash buckets (80/10/10);
+HASH_SPLITS = ((TRAIN, 8), (EVAL, 1), (TEST, 1))
+# 2. a slice carved from one of those splits: (carved from, name, fraction), chosen by the hash's first
+#    32 bits read as a fraction of 2**32 (independent of step 1): 1 in 10 train images -> validation.
+VALIDATION_SLICE = (TRAIN, VALIDATION, 0.1)
+# Every split the ingest writes, in order.
+SPLITS = (TRAIN, VALIDATION, EVAL, TEST)
 
 REPORT_FILE = "ingest_report.json"  # written beside the split folders
 
@@ -13,3 +21,13 @@ REPORT_FILE = "ingest_report.json"  # written beside the split folders
 def split_dir(split: str) -> str:
   """The folder of a split inside an Examples artifact (TFX's layout)."""
   return f"Split-{split}"
+
+
+def split_shares() -> dict:
+  """Each split's expected share of the examples: {train: 0.72, validation: 0.08, eval: 0.1, test: 0.1}."""
+  total = sum(buckets for _, buckets in HASH_SPLITS)
+  shares = {name: buckets / total for name, buckets in HASH_SPLITS}
+  carved_from, name, fraction = VALIDATION_SLICE
+  shares[name] = shares[carved_from] * fraction
+  shares[carved_from] -= shares[name]
+  return {split: shares[split] for split in SPLITS}
