@@ -11,7 +11,7 @@ subprocess against `fdp serve` in another one, wall time from start to the last 
 BlazeFace's time goes (decoding, each pyramid level, O-Net's keypoints, alignment + crops) and MTCNN's
 detection time when asked for BlazeFace's default minimum face instead of its own.
 
-  .venv/bin/python benchmarks/face_detection.py [--serving-root models] [--samples 15] [--mtcnn-predict-limit N]
+  .venv/bin/python -m benchmarks.face_detection [--serving-root models] [--samples 15] [--mtcnn-predict-limit N]
 
 Writes benchmarks/results/face_detection.json.
 """
@@ -27,9 +27,9 @@ import subprocess
 import sys
 import time
 
+from vocabulary import settings
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 CANVAS_SIZE = (1280, 720)
 FACE_SIDES = (150, 260)
@@ -217,8 +217,8 @@ def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--serving-root", default=os.path.join(REPO, "models"),
                       help="a serving root (default: the shipped models)")
-  parser.add_argument("--utkface", default=os.path.join(DATASETS, "utkface", "UTKFace"))
-  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"))
+  parser.add_argument("--utkface", default=str(settings.utkface_dir()))
+  parser.add_argument("--aaf", default=str(settings.aaf_dir()))
   parser.add_argument("--samples", type=int, default=15, help="photos per case, after the warm-up")
   parser.add_argument("--detectors", default="blazeface,mtcnn")
   parser.add_argument("--mtcnn-recall-limit", type=int, default=0,

@@ -7,7 +7,7 @@ the regressor's age).
 The SavedModels' weights are read into the Keras network (trainer.train.load_base_weights) and run with and
 without the mirror average (trainer.export.predict, the function the exported graph uses).
 
-  .venv/bin/python benchmarks/inference_ablations.py [--models models] [--data UTKFace folder or fdp ingest output]
+  .venv/bin/python -m benchmarks.inference_ablations [--models models] [--data UTKFace folder or fdp ingest output]
       [--aaf ../shared/datasets/aaf]
 
 Writes benchmarks/results/inference_ablations.json.
@@ -16,19 +16,17 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
-OUT = os.path.join(REPO, "benchmarks", "results", "inference_ablations.json")
+from pipeline import evaluate
+from trainer import hyperparameters
+from vocabulary import labels
+from vocabulary import settings
+import vocabulary
 
-from pipeline import evaluate  # noqa: E402
-from trainer import hyperparameters  # noqa: E402
-from vocabulary import labels  # noqa: E402
-import vocabulary  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(REPO, "benchmarks", "results", "inference_ablations.json")
 
 
 def score(predictions: dict, examples: dict) -> dict:
@@ -90,8 +88,8 @@ def run(models_dir: str, data: str) -> dict:
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--models", default=os.path.join(REPO, "models"))
-  parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
-  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"), help="the All-Age-Faces folder ('': skip)")
+  parser.add_argument("--data", default=str(settings.utkface_dir()))
+  parser.add_argument("--aaf", default=str(settings.aaf_dir()), help="the All-Age-Faces folder ('': skip)")
   parser.add_argument("--out", default=OUT)
   args = parser.parse_args()
   result = run(args.models, args.data)

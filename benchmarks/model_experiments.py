@@ -5,9 +5,9 @@ Each experiment trains trainer/models.py's network through trainer/train.py's in
 some TrainingConfig fields changed, then scores the eval split. Results are merged into
 benchmarks/results/model_experiments.json (one entry per experiment, re-running one replaces it).
 
-  .venv/bin/python benchmarks/model_experiments.py --list
-  .venv/bin/python benchmarks/model_experiments.py --table [--update-readme]
-  .venv/bin/python benchmarks/model_experiments.py dldl-96px-w24 [more names...] [--epochs N]
+  .venv/bin/python -m benchmarks.model_experiments --list
+  .venv/bin/python -m benchmarks.model_experiments --table [--update-readme]
+  .venv/bin/python -m benchmarks.model_experiments dldl-96px-w24 [more names...] [--epochs N]
 
 The data is `fdp ingest`'s output (same dedup and content-hash split as the pipeline); it is
 written to --records first if that folder does not exist.
@@ -20,8 +20,8 @@ subset of benchmarks/outside.py (never trained on), cropped once through the pro
 alignment (application/face_detection.py, largest face per photo, no face = wrong; cached in /tmp). Results go to
 benchmarks/results/recipe_ablations.json (+ .png). The recorded run:
 
-  nice -n 10 .venv/bin/python benchmarks/model_experiments.py --family pretrained --all --records RECORDS
-  .venv/bin/python benchmarks/model_experiments.py --family pretrained --table [--plot]
+  nice -n 10 .venv/bin/python -m benchmarks.model_experiments --family pretrained --all --records RECORDS
+  .venv/bin/python -m benchmarks.model_experiments --family pretrained --table [--plot]
 
 (RECORDS: an `fdp ingest` output of UTKFace, e.g. /work/runs/utk_records; one name instead of --all runs one.)
 """
@@ -34,14 +34,13 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from trainer import hyperparameters  # noqa: E402
-from vocabulary import layout  # noqa: E402
-import vocabulary  # noqa: E402
-from vocabulary.labels import age_bucket, is_female  # noqa: E402
+from trainer import hyperparameters
+from vocabulary import layout
+from vocabulary import settings
+import vocabulary
+from vocabulary.labels import age_bucket, is_female
 
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "model_experiments.json")
 
 # The from-scratch recipe these experiments were run with (the TrainingConfig defaults of that time;
@@ -90,7 +89,7 @@ AAF_CACHE = os.path.join("/tmp", "fdp-aaf-subset-crops.npz")
 def ensure_records(records: str) -> str:
   if not os.path.isdir(records):
     subprocess.run([sys.executable, "-m", "cli", "ingest", vocabulary.UTKFACE,
-                    os.path.join(DATASETS, "utkface", "UTKFace"), "--out", records, "--quiet"], check=True)
+                    str(settings.utkface_dir()), "--out", records, "--quiet"], check=True)
   return records
 
 
@@ -219,7 +218,7 @@ def aaf_crops(aaf_dir: str, cache: str = AAF_CACHE) -> dict:
   the crop's JPEG bytes (flat + offsets). Cached in `cache` (never in the repository)."""
   import numpy as np
   if not os.path.exists(cache):
-    import outside  # pylint: disable=g-import-not-at-top  (benchmarks/outside.py, beside this script)
+    from benchmarks import outside  # pylint: disable=g-import-not-at-top
     from application import face_detection  # pylint: disable=g-import-not-at-top
     rows = outside.stratified_subset(outside.read_labels(aaf_dir))
     crops, started = [], time.perf_counter()
@@ -439,7 +438,7 @@ def main(argv=None):
   parser.add_argument("--family", choices=("from-scratch", "pretrained"), default="from-scratch",
                       help="pretrained: the FaceRes recipe ablations (RECIPE_EXPERIMENTS)")
   parser.add_argument("--all", action="store_true", help="with --family pretrained: every ablation, in order")
-  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"))
+  parser.add_argument("--aaf", default=str(settings.aaf_dir()))
   parser.add_argument("--plot", action="store_true", help="with --family pretrained: write recipe_ablations.png")
   parser.add_argument("--table", action="store_true", help="print the recorded results as a Markdown table")
   parser.add_argument("--update-readme", action="store_true", help="write that table into README.md")
@@ -449,7 +448,7 @@ def main(argv=None):
   if args.table or args.update_readme:
     print(markdown_table())
     if args.update_readme:
-      import quality  # pylint: disable=g-import-not-at-top  (benchmarks/quality.py, beside this script)
+      from benchmarks import quality  # pylint: disable=g-import-not-at-top
       quality.update_block(os.path.join(quality.REPO, "README.md"), "experiments", markdown_table())
     return
   if args.list or not args.names:

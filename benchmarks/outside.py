@@ -6,7 +6,7 @@ on) answers for every photo; the largest face found is the photo's answer, and a
 is found counts as wrong for every metric (its age error is the error of guessing the photo set's
 median age).
 
-  .venv/bin/python benchmarks/outside.py [--models models] [--aaf DIR] [--subset] [--detector NAME]
+  .venv/bin/python -m benchmarks.outside [--models models] [--aaf DIR] [--subset] [--detector NAME]
 
 Writes benchmarks/results/outside_aaf.json: the figures on all photos ("all") or, with --subset, on the
 fixed stratified subset that CI re-computes (tests/test_outside.py), plus outside_aaf.png (gender and
@@ -23,17 +23,16 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from pipeline import evaluate
+from vocabulary import settings
+import vocabulary
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 OUT = os.path.join(RESULTS, "outside_aaf.json")
 SUBSET_EVERY = 10  # the CI subset: every 10th photo (by file name) of each gender x age-decade cell
 TARGETS = {"gender_accuracy": (">=", 0.94), "gender_accuracy_18+": (">=", 0.965), "age_mae": ("<=", 5.0),
            "age_bucket_accuracy": (">=", 0.80)}
-
-from pipeline import evaluate  # noqa: E402
-import vocabulary  # noqa: E402
 
 
 def read_labels(aaf_dir: str) -> List[dict]:
@@ -175,7 +174,7 @@ def slices_table(result: dict) -> str:
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--models", default=os.path.join(REPO, "models"), help="a serving root")
-  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"))
+  parser.add_argument("--aaf", default=str(settings.aaf_dir()))
   parser.add_argument("--subset", action="store_true", help="the fixed ~300-photo subset CI re-computes")
   parser.add_argument("--detector", default=None, help="fdp predict --detector (default: its default)")
   parser.add_argument("--out", default=OUT)
@@ -193,7 +192,7 @@ def main():
   if not args.subset:
     plot(result, os.path.splitext(args.out)[0] + ".png")
   if args.update_readme:
-    from quality import update_block  # pylint: disable=g-import-not-at-top  (benchmarks/quality.py)
+    from benchmarks.quality import update_block  # pylint: disable=g-import-not-at-top
     update_block(os.path.join(REPO, "README.md"), "outside", readme_table(recorded))
     if "all" in recorded:
       update_block(os.path.join(REPO, "docs", "model_card.md"), "outside-slices", slices_table(recorded["all"]))

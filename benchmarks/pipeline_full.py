@@ -8,23 +8,22 @@ model on the same transformed TFRecords, no TFX around it.
 Goals: the whole run (both models) <= 90 min (issue 6; issue 2 asked <= 60 min of a smaller model)
 and <= 8 GB RAM on a 2-core machine; Trainer throughput >= 0.9x the plain fit.
 
-  .venv/bin/python benchmarks/pipeline_full.py [--data DIR] [--home DIR] [--epochs N] [--regressor-epochs N]
+  .venv/bin/python -m benchmarks.pipeline_full [--data DIR] [--home DIR] [--epochs N] [--regressor-epochs N]
       [--baseline-steps N]
 """
 import argparse
 import glob
 import json
 import os
-import sys
 import tempfile
 import threading
 import time
 
 import psutil
 
+from vocabulary import settings
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 
 
@@ -81,7 +80,7 @@ def plain_keras_fit_images_per_second(home, pipeline_name, training, model_name,
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
+  parser.add_argument("--data", default=str(settings.utkface_dir()))
   parser.add_argument("--home", default=None, help="default: a new temporary folder")
   parser.add_argument("--epochs", type=int, default=None)
   parser.add_argument("--regressor-epochs", type=int, default=None)

@@ -1,6 +1,6 @@
 """Quality report of the shipped models on the pipeline's held-out test split of the real UTKFace data.
 
-  .venv/bin/python benchmarks/quality.py [--models models] [--data UTKFace folder or fdp ingest output]
+  .venv/bin/python -m benchmarks.quality [--models models] [--data UTKFace folder or fdp ingest output]
 
 Writes benchmarks/results/quality.json (the `fdp evaluate` reports of both models, the age-bucket
 confusion matrix, MAE by true age, sizes, the targets and whether each is met) and three plots:
@@ -9,18 +9,16 @@ quality_confusion.png, quality_mae_by_age.png, quality_by_group.png.
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pipeline import evaluate  # noqa: E402
-from serving import defaults  # noqa: E402
-import vocabulary  # noqa: E402
+from pipeline import evaluate
+from serving import defaults
+from vocabulary import settings
+import vocabulary
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 AGE_BINS = [(0, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 80), (80, 90), (90, 117)]
 TARGETS = {"gender_accuracy": (">=", 0.955), "gender_accuracy_age=18-59": (">=", 0.975),
@@ -167,7 +165,7 @@ def build_report(models_dir: str, data: str, split: str) -> dict:
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--models", default=defaults.SHIPPED_MODELS_DIR, help="a folder with classifier/ and regressor/")
-  parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
+  parser.add_argument("--data", default=str(settings.utkface_dir()))
   parser.add_argument("--split", default="test")
   parser.add_argument("--out", default=RESULTS)
   parser.add_argument("--update-docs", action="store_true",

@@ -8,7 +8,7 @@ Servers, each in its own process, started by this script on free ports:
                              (Flask + model.predict per request); the image decoding is the same graph op.
 Every request carries one real UTKFace JPEG. Writes benchmarks/results/serving.json and prints a table.
 
-  .venv/bin/python benchmarks/serving.py [--serving-root DIR] [--seconds 8]
+  .venv/bin/python -m benchmarks.serving [--serving-root DIR] [--seconds 8]
 """
 import argparse
 import base64
@@ -24,11 +24,11 @@ import time
 
 import numpy as np
 
+from vocabulary import settings
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results" / "serving.json"
-DATASETS = pathlib.Path(os.environ.get("FDP_DATASETS", REPO.parent / "shared" / "datasets"))
-IMAGE = DATASETS / "utkface" / "UTKFace" / "26_1_3_20170104235421282.jpg.chip.jpg"
+IMAGE = "26_1_3_20170104235421282.jpg.chip.jpg"  # in settings.utkface_dir()
 MODEL = "classifier"
 CONCURRENCY = (1, 8)
 
@@ -144,7 +144,7 @@ def measure(make_sender, clients: int, seconds: float, warmup: float = 1.0) -> d
 
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--serving-root", default=os.path.join(os.environ.get("FDP_HOME", "fdp_home"), "serving_model"))
+  parser.add_argument("--serving-root", default=os.path.join(settings.home(), "serving_model"))
   parser.add_argument("--seconds", type=float, default=8.0)
   parser.add_argument("--baseline-server", help=argparse.SUPPRESS)  # internal: run the baseline in this process
   parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -155,13 +155,14 @@ def main() -> int:
 
   model_root = os.path.join(args.serving_root, MODEL)
   version_dir = os.path.join(model_root, max(os.listdir(model_root), key=int))
-  jpeg = IMAGE.read_bytes()
+  jpeg = (settings.utkface_dir() / IMAGE).read_bytes()
   rest_port, grpc_port, baseline_port = _free_port(), _free_port(), _free_port()
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   ours = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--model-base-dir", args.serving_root,
                            "--rest-port", str(rest_port), "--grpc-port", str(grpc_port), "--host", "127.0.0.1"],
                           cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  baseline = subprocess.Popen([sys.executable, __file__, "--baseline-server", version_dir, "--port", str(baseline_port)],
+  baseline = subprocess.Popen([sys.executable, "-m", "benchmarks.serving", "--baseline-server", version_dir,
+                               "--port", str(baseline_port)],
                               cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   results = []
   try:
@@ -185,7 +186,7 @@ def main() -> int:
 
   base8 = throughput(targets[2][0], 8)
   summary = {
-      "model": version_dir, "image": str(IMAGE), "seconds_per_run": args.seconds,
+      "model": version_dir, "image": IMAGE, "seconds_per_run": args.seconds,
       "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
       "baseline": targets[2][0] + " (keras.layers.TFSMLayer over the same SavedModel's serving_default)",
       "results": results,

@@ -44,6 +44,7 @@ def test_age_ranges_meet_at_their_edges():
       "age=0-9": [0, 1], "age=10-17": [2, 3], "age=18-59": [4, 5], "age=60+": [6, 7]}
 
 
+@pytest.mark.datasets
 def test_a_raw_folder_is_split_as_the_pipeline_splits_it(tmp_path):
   from components import ingest_job
   folder = real_utkface_subset(300, tmp_path / "utkface")
