@@ -6,7 +6,7 @@ some TrainingConfig fields changed, then scores the eval split. Results are merg
 benchmarks/results/model_experiments.json (one entry per experiment, re-running one replaces it).
 
   .venv/bin/python -m benchmarks.model_experiments --list
-  .venv/bin/python -m benchmarks.model_experiments --table [--update-readme]
+  .venv/bin/python -m benchmarks.model_experiments --table [--update-docs]
   .venv/bin/python -m benchmarks.model_experiments dldl-96px-w24 [more names...] [--epochs N]
 
 The data is `fdp ingest`'s output (same dedup and content-hash split as the pipeline); it is
@@ -441,15 +441,15 @@ def main(argv=None):
   parser.add_argument("--aaf", default=str(settings.aaf_dir()))
   parser.add_argument("--plot", action="store_true", help="with --family pretrained: write recipe_ablations.png")
   parser.add_argument("--table", action="store_true", help="print the recorded results as a Markdown table")
-  parser.add_argument("--update-readme", action="store_true", help="write that table into README.md")
+  parser.add_argument("--update-docs", action="store_true", help="write that table into docs/experiments.md")
   args = parser.parse_args(argv)
   if args.family == "pretrained":
     return main_recipe(args)
-  if args.table or args.update_readme:
+  if args.table or args.update_docs:
     print(markdown_table())
-    if args.update_readme:
+    if args.update_docs:
       from benchmarks import quality  # pylint: disable=g-import-not-at-top
-      quality.update_block(os.path.join(quality.REPO, "README.md"), "experiments", markdown_table())
+      quality.update_block(os.path.join(quality.REPO, "docs", "experiments.md"), "experiments", markdown_table())
     return
   if args.list or not args.names:
     for name, (model_name, changes, what) in EXPERIMENTS.items():

@@ -140,7 +140,7 @@ def plot(result: dict, path: str) -> None:
 
 
 def readme_table(recorded: dict) -> str:
-  """The README block: the targets against all photos and the CI subset."""
+  """The docs/quality.md block: the targets against all photos and the CI subset."""
   runs = [name for name in ("all", "subset") if name in recorded]
   rows = ["| All-Age-Faces through `fdp predict` (detection on) | target | "
           + " | ".join(f"{'all' if r == 'all' else 'CI subset'}: {recorded[r]['n']} photos" for r in runs) + " |",
@@ -178,7 +178,7 @@ def main():
   parser.add_argument("--subset", action="store_true", help="the fixed ~300-photo subset CI re-computes")
   parser.add_argument("--detector", default=None, help="fdp predict --detector (default: its default)")
   parser.add_argument("--out", default=OUT)
-  parser.add_argument("--update-readme", action="store_true", help="rewrite README.md's outside-validation table")
+  parser.add_argument("--update-docs", action="store_true", help="rewrite the outside-validation table in docs/quality.md")
   args = parser.parse_args()
   result = run(args.aaf, args.models, args.subset, args.detector)
   recorded = {}
@@ -191,9 +191,9 @@ def main():
     json.dump(recorded, f, indent=2)
   if not args.subset:
     plot(result, os.path.splitext(args.out)[0] + ".png")
-  if args.update_readme:
+  if args.update_docs:
     from benchmarks.quality import update_block  # pylint: disable=g-import-not-at-top
-    update_block(os.path.join(REPO, "README.md"), "outside", readme_table(recorded))
+    update_block(os.path.join(REPO, "docs", "quality.md"), "outside", readme_table(recorded))
     if "all" in recorded:
       update_block(os.path.join(REPO, "docs", "model_card.md"), "outside-slices", slices_table(recorded["all"]))
   print(json.dumps({k: v for k, v in result.items() if k not in ("by_decade", "slices")}, indent=2))
