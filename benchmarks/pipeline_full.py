@@ -21,6 +21,7 @@ import time
 
 import psutil
 
+from benchmarks import results_file
 from vocabulary import settings
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -125,9 +126,7 @@ def main():
   result["goals"] = {
       "wall_minutes<=90": wall / 60 <= 90, "peak_rss_gb<=8": rss.peak / 2**30 <= 8,
       "throughput_ratio>=0.9": all(t.get("ratio_vs_plain_fit", 0) >= 0.9 for t in result["trainers"].values())}
-  os.makedirs(os.path.dirname(args.out), exist_ok=True)
-  with open(args.out, "w") as f:
-    json.dump(result, f, indent=2)
+  results_file.write(args.out, result, results_file.model_versions(os.path.join(home, "serving_model")))
   plot_components(result, os.path.splitext(args.out)[0] + ".png")
   print(json.dumps({k: result[k] for k in ("wall_seconds", "peak_rss_gb", "trainers", "goals")}, indent=2))
 

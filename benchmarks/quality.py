@@ -7,13 +7,14 @@ confusion matrix, MAE by true age, sizes, the targets and whether each is met) a
 quality_confusion.png, quality_mae_by_age.png, quality_by_group.png.
 """
 import argparse
-import json
 import os
 
 import numpy as np
 
 
+from benchmarks import results_file
 from pipeline import evaluate
+from pipeline import metrics
 from serving import defaults
 from vocabulary import settings
 import vocabulary
@@ -41,9 +42,10 @@ def mae_by_age(ages, predicted_ages) -> list:
   for low, high in AGE_BINS:
     rows_in = (ages >= low) & (ages < high)
     if rows_in.any():
-      rows.append({"ages": f"{low}-{high - 1}", "n": int(rows_in.sum()),
-                   "mae": float(np.abs(predicted_ages[rows_in] - ages[rows_in]).mean()),
-                   "mean_error": float((predicted_ages[rows_in] - ages[rows_in]).mean())})
+      scores = metrics.face_metrics({vocabulary.AGE_KEY: predicted_ages[rows_in, None]}, ages[rows_in],
+                                    np.zeros(int(rows_in.sum())))
+      rows.append({"ages": f"{low}-{high - 1}", "n": scores["n"], "mae": scores["age_mae"],
+                   "mean_error": scores["age_mean_error"]})
   return rows
 
 
@@ -124,25 +126,13 @@ def slices_table(report: dict) -> str:
   return "\n".join(rows)
 
 
-def update_block(path: str, name: str, content: str) -> None:
-  """Replaces the text between `<!-- name:begin -->` and `<!-- name:end -->` in a Markdown file."""
-  begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-  with open(path) as f:
-    text = f.read()
-  if begin not in text or end not in text:
-    raise ValueError(f"{path} has no {begin} ... {end} block")
-  head, rest = text.split(begin, 1)
-  with open(path, "w") as f:
-    f.write(head + begin + "\n" + content + "\n" + end + rest.split(end, 1)[1])
-
-
 def build_report(models_dir: str, data: str, split: str) -> dict:
   examples = evaluate.read_split(data, split)
   reports, predictions = {}, {}
   for kind in vocabulary.MODELS:
     model_dir, loaded = evaluate.load_model(os.path.join(models_dir, kind))
     predictions[kind] = evaluate.predict(loaded, examples[vocabulary.IMAGE_KEY])
-    reports[kind] = evaluate.report(model_dir, evaluate.model_kind(loaded), split, examples, predictions[kind])
+    reports[kind] = metrics.report(model_dir, evaluate.model_kind(loaded), split, examples, predictions[kind])
     reports[kind]["saved_model_mb"] = round(folder_mb(model_dir), 2)
   ages = examples[vocabulary.AGE_KEY]
   measured = {"gender_accuracy": reports[vocabulary.CLASSIFIER]["overall"]["gender_accuracy"],
@@ -154,11 +144,9 @@ def build_report(models_dir: str, data: str, split: str) -> dict:
       "split": split, "n": int(len(ages)),
       "classifier": reports[vocabulary.CLASSIFIER], "regressor": reports[vocabulary.REGRESSOR],
       "age_bucket_confusion": confusion_matrix(
-          evaluate.age_buckets(ages), predictions[vocabulary.CLASSIFIER][vocabulary.AGE_BUCKET_KEY].argmax(axis=-1)),
+          metrics.age_buckets(ages), predictions[vocabulary.CLASSIFIER][vocabulary.AGE_BUCKET_KEY].argmax(axis=-1)),
       "mae_by_age": mae_by_age(ages, predictions[vocabulary.REGRESSOR][vocabulary.AGE_KEY][:, 0]),
-      "targets": {name: {"target": f"{op} {value}", "measured": round(measured[name], 4),
-                         "met": measured[name] >= value if op == ">=" else measured[name] <= value}
-                  for name, (op, value) in TARGETS.items()},
+      "targets": metrics.against_targets(measured, TARGETS),
   }
 
 
@@ -172,14 +160,12 @@ def main():
                       help="rewrite the generated tables in README.md and docs/model_card.md")
   args = parser.parse_args()
   report = build_report(args.models, args.data, args.split)
-  os.makedirs(args.out, exist_ok=True)
-  with open(os.path.join(args.out, "quality.json"), "w") as f:
-    json.dump(report, f, indent=2)
+  results_file.write(os.path.join(args.out, "quality.json"), report, results_file.model_versions(args.models))
   plot(report, args.out)
   if args.update_docs:
     for doc in ("README.md", os.path.join("docs", "model_card.md")):
-      update_block(os.path.join(REPO, doc), "quality-headline", headline_table(report))
-    update_block(os.path.join(REPO, "docs", "model_card.md"), "quality-slices", slices_table(report))
+      results_file.update_block(os.path.join(REPO, doc), "quality-headline", headline_table(report))
+    results_file.update_block(os.path.join(REPO, "docs", "model_card.md"), "quality-slices", slices_table(report))
   print(headline_table(report))
 
 
