@@ -1,6 +1,7 @@
 # The two commands (see README.md):
 #   make run [DATA=/path/to/UTKFace] [ARGS="--epochs 8"]   the local TFX pipeline (default: a smoke run)
 #   make test                                              the whole test suite
+#   make test-fast                                         the tests that need no dataset, no browser, no training
 # Both create or reuse .venv from the committed lock file.
 SHELL := /bin/bash
 VENV := .venv
@@ -9,7 +10,7 @@ DATA ?=
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test venv browser lock clean
+.PHONY: run test test-fast venv browser lock clean
 
 $(VENV)/.installed: requirements.lock setup.py
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv || pip install --quiet uv
@@ -29,6 +30,12 @@ browser:
 
 test: venv browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# A couple of minutes: no dataset (FDP_DATASETS may point nowhere), no browser, no pipeline run
+# (markers in pytest.ini).
+FAST := not datasets and not browser and not training
+test-fast: venv
+	$(PY) -m pytest -m "$(FAST)" $(PYTEST_ARGS)
 
 # Re-resolve requirements.in into the lock file (after editing requirements.in).
 lock:

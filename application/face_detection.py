@@ -14,12 +14,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from application import detectors
 from application import face_alignment
+from vocabulary.image_formats import MAX_PIXELS
 
 DEFAULT_DETECTOR = detectors.DEFAULT
 DETECTOR_CHOICES = tuple(detectors.DETECTORS)
 DEFAULT_MIN_FACE_SIZE = detectors.DETECTORS[DEFAULT_DETECTOR].min_face_size
 DEFAULT_MIN_CONFIDENCE = detectors.DETECTORS[DEFAULT_DETECTOR].min_confidence
-MAX_PIXELS = 50_000_000  # refuse larger photos (decompression bombs)
 JPEG_QUALITY = 95
 ORIENTATION_TAG = 0x0112  # EXIF orientation: 1 = upright
 Detection = detectors.Detection

@@ -16,6 +16,7 @@ image that cannot be read or predicted gets "error" instead of "faces", and the 
 """
 import collections
 import concurrent.futures
+import functools
 import io
 import os
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -23,6 +24,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from application import trust as trust_lib
+from vocabulary import image_formats
 from vocabulary import labels
 import vocabulary
 
@@ -33,7 +35,6 @@ FaceDetector = Callable[[bytes], List[Face]]
 AGE_BUCKET_OUTPUT, GENDER_OUTPUT, AGE_OUTPUT = vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY, vocabulary.AGE_KEY
 BOTH = "both"
 MODEL_CHOICES = vocabulary.MODELS + (BOTH,)
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
 BATCH_FACES = 32  # crops per model request, at most
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
@@ -62,7 +63,7 @@ def image_paths(paths: Iterable[str]) -> List[str]:
     for folder, subfolders, names in os.walk(path):
       subfolders.sort()
       found.extend(os.path.join(folder, name) for name in sorted(names)
-                   if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."))
+                   if name.lower().endswith(image_formats.IMAGE_EXTENSIONS) and not name.startswith("."))
   return found
 
 
@@ -83,16 +84,18 @@ def _regressor_fields(outputs, i: int) -> dict:
 _FIELDS = {vocabulary.CLASSIFIER: _classifier_fields, vocabulary.REGRESSOR: _regressor_fields}
 
 
-# The requests to the two models of a batch of crops go out together: the server runs both at once.
-_model_requests = concurrent.futures.ThreadPoolExecutor(max_workers=len(vocabulary.MODELS),
-                                                        thread_name_prefix="model-request")
+@functools.lru_cache(maxsize=None)
+def _model_requests() -> concurrent.futures.ThreadPoolExecutor:
+  """The requests to the two models of a batch of crops go out together (the server runs both at once):
+  one pool, started at the first prediction, not at import."""
+  return concurrent.futures.ThreadPoolExecutor(max_workers=len(vocabulary.MODELS), thread_name_prefix="model-request")
 
 
 def predict_crops(client, crops: Sequence[bytes], models: Sequence[str]) -> List[dict]:
   """Face crops -> the served models (one request per model, sent together) -> the predicted fields per
   face. A failed request's error is raised (after the others have answered)."""
   crops = list(crops)
-  requests = [_model_requests.submit(client.predict, model, crops) for model in models]
+  requests = [_model_requests().submit(client.predict, model, crops) for model in models]
   concurrent.futures.wait(requests)
   answers = [request.result() for request in requests]
   fields = [{} for _ in crops]

@@ -11,7 +11,7 @@ subprocess against `fdp serve` in another one, wall time from start to the last 
 BlazeFace's time goes (decoding, each pyramid level, O-Net's keypoints, alignment + crops) and MTCNN's
 detection time when asked for BlazeFace's default minimum face instead of its own.
 
-  .venv/bin/python benchmarks/face_detection.py [--serving-root models] [--samples 15] [--mtcnn-predict-limit N]
+  .venv/bin/python -m benchmarks.face_detection [--serving-root models] [--samples 15] [--mtcnn-predict-limit N]
 
 Writes benchmarks/results/face_detection.json.
 """
@@ -27,9 +27,10 @@ import subprocess
 import sys
 import time
 
+from benchmarks import results_file
+from vocabulary import settings
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 CANVAS_SIZE = (1280, 720)
 FACE_SIDES = (150, 260)
@@ -182,43 +183,42 @@ def predict_folder(folder: str, detector: str, rest_port: int, limit: int = 0) -
   return {"photos": len(records), "wall_s": round(wall, 1), "photos_per_s": round(len(records) / wall, 1),
           "with_a_face": sum(bool(record.get("faces")) for record in records),
           "errors": sum("error" in record for record in records), "exit_code": done.returncode,
-          "warnings_vs_labels": warnings_vs_labels(records, os.path.join(os.path.dirname(folder), "labels.csv"))}
+          "warnings_vs_labels": warnings_vs_labels(records, os.path.dirname(folder))}
 
 
-def warnings_vs_labels(records, labels_csv: str) -> dict:
+def warnings_vs_labels(records, aaf_dir: str) -> dict:
   """Per warning: faces marked, and how often the prediction it is about is right with and without it
-  (each photo's most confident face against AAF's labels)."""
-  import csv  # pylint: disable=g-import-not-at-top
-  import vocabulary  # pylint: disable=g-import-not-at-top
-  from vocabulary import labels as label_rules  # pylint: disable=g-import-not-at-top
-  with open(labels_csv) as f:
-    labels = {row["file"]: row for row in csv.DictReader(f)}
-  checks = {  # warning -> whether the prediction it is about is right
-      "gender_uncertain": lambda face, label: face["gender"] == label["gender"],
-      "age_bucket_uncertain": lambda face, label: face["age_bucket"] == vocabulary.AGE_BUCKETS[
-          label_rules.age_bucket(int(label["age"]))],
-  }
-  checks["models_disagree"] = checks["age_bucket_uncertain"]
-  outcome = {name: {True: [], False: []} for name in checks}
-  for record in records:
-    label = labels.get(os.path.basename(record["image"]))
-    if not record.get("faces") or label is None:
-      continue
-    face = record["faces"][0]
-    for name, right in checks.items():
-      outcome[name][name in face["warnings"]].append(right(face, label))
-  return {name: {"marked": len(split[True]),
-                 "right_when_marked": round(statistics.mean(split[True]), 3) if split[True] else None,
-                 "right_otherwise": round(statistics.mean(split[False]), 3) if split[False] else None}
-          for name, split in outcome.items()}
+  (each photo's most confident face against AAF's labels; pipeline/metrics.py)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from benchmarks import outside  # pylint: disable=g-import-not-at-top
+  from pipeline import metrics  # pylint: disable=g-import-not-at-top
+  labels = {row["file"]: row for row in outside.read_labels(aaf_dir)}
+  pairs = [(record["faces"][0], labels[os.path.basename(record["image"])]) for record in records
+           if record.get("faces") and os.path.basename(record["image"]) in labels]
+  faces = [face for face, _ in pairs]
+  predictions = outside.answers_as_predictions(faces)
+  ages, genders = np.array([label["age"] for _, label in pairs]), np.array([label["gender"] for _, label in pairs])
+  about = {"gender_uncertain": "gender_accuracy", "age_bucket_uncertain": "age_bucket_accuracy",
+           "models_disagree": "age_bucket_accuracy"}  # warning -> the figure of the prediction it is about
+
+  def right(mask, metric):
+    if not mask.any():
+      return None
+    return round(metrics.face_metrics({k: v[mask] for k, v in predictions.items()}, ages[mask], genders[mask])[metric], 3)
+  result = {}
+  for warning, metric in about.items():
+    marked = np.array([warning in face["warnings"] for face in faces], bool)
+    result[warning] = {"marked": int(marked.sum()), "right_when_marked": right(marked, metric),
+                       "right_otherwise": right(~marked, metric)}
+  return result
 
 
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--serving-root", default=os.path.join(REPO, "models"),
                       help="a serving root (default: the shipped models)")
-  parser.add_argument("--utkface", default=os.path.join(DATASETS, "utkface", "UTKFace"))
-  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"))
+  parser.add_argument("--utkface", default=str(settings.utkface_dir()))
+  parser.add_argument("--aaf", default=str(settings.aaf_dir()))
   parser.add_argument("--samples", type=int, default=15, help="photos per case, after the warm-up")
   parser.add_argument("--detectors", default="blazeface,mtcnn")
   parser.add_argument("--mtcnn-recall-limit", type=int, default=0,
@@ -275,11 +275,9 @@ def main() -> int:
           for case, values in results[detector]["cases"].items()}
   result = {"benchmark": "face_detection", "photo_size": list(CANVAS_SIZE), "face_sides_px": list(FACE_SIDES),
             "models": "classifier + regressor (both called per photo, all faces in one request each)",
-            "serving_root": os.path.abspath(args.serving_root), "cpu_count": os.cpu_count(),
+            "serving_root": args.serving_root, "cpu_count": os.cpu_count(),
             "platform": platform.platform(), "detectors": results}
-  os.makedirs(os.path.dirname(args.out), exist_ok=True)
-  with open(args.out, "w") as f:
-    json.dump(result, f, indent=2)
+  results_file.write(args.out, result, results_file.model_versions(args.serving_root))
   print(json.dumps(results, indent=2))
   print(f"written to {args.out}")
   return 0

@@ -5,7 +5,7 @@ as fractions of the crop; the medians, with both distances raised by the factor 
 `face_scale` (the larger of its two estimates) 200 pixels again, are the framing that reproduces
 UTKFace's crops.
 
-  .venv/bin/python benchmarks/face_framing.py [--detector blazeface|mtcnn] [--count 200]
+  .venv/bin/python -m benchmarks.face_framing [--detector blazeface|mtcnn] [--count 200]
 """
 import argparse
 import os
@@ -13,9 +13,9 @@ import sys
 
 import numpy as np
 
+from vocabulary import settings
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
 
 
 def measure(utkface_dir: str, detector: str, count: int):
@@ -45,7 +45,7 @@ def measure(utkface_dir: str, detector: str, count: int):
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--detector", default="blazeface")
-  parser.add_argument("--utkface", default=os.path.join(DATASETS, "utkface", "UTKFace"))
+  parser.add_argument("--utkface", default=str(settings.utkface_dir()))
   parser.add_argument("--count", type=int, default=200)
   args = parser.parse_args()
   used, framing = measure(args.utkface, args.detector, args.count)

@@ -12,7 +12,6 @@ installed is reported as such (cheroot is not in the lock file: `pip install che
 Writes benchmarks/results/http_servers.json.
 """
 import argparse
-import json
 import pathlib
 import re
 import socket
@@ -23,8 +22,10 @@ import time
 
 import numpy as np
 
+from benchmarks import results_file
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
-RESULTS = REPO / "benchmarks" / "results" / "http_servers.json"
+RESULTS = "http_servers.json"
 SERVERS = ("waitress", "cheroot", "werkzeug")
 THREADS = 8
 CLIENTS = 32
@@ -140,10 +141,8 @@ def main(argv=None) -> int:
       process.kill()
       process.wait()
     print(kind, results[kind], flush=True)
-  commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
-  RESULTS.write_text(json.dumps({"command": "python -m benchmarks.http_servers " + " ".join(argv or sys.argv[1:]),
-                                 "commit": commit.strip(), "worker_threads": THREADS, "app_seconds": APP_SECONDS,
-                                 "results": results}, indent=2) + "\n")
+  results_file.write(RESULTS, {"worker_threads": THREADS, "app_seconds": APP_SECONDS, "results": results},
+                     "none: a WSGI application that sleeps app_seconds per request")
   return 0
 
 

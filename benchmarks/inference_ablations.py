@@ -7,7 +7,7 @@ the regressor's age).
 The SavedModels' weights are read into the Keras network (trainer.train.load_base_weights) and run with and
 without the mirror average (trainer.export.predict, the function the exported graph uses).
 
-  .venv/bin/python benchmarks/inference_ablations.py [--models models] [--data UTKFace folder or fdp ingest output]
+  .venv/bin/python -m benchmarks.inference_ablations [--models models] [--data UTKFace folder or fdp ingest output]
       [--aaf ../shared/datasets/aaf]
 
 Writes benchmarks/results/inference_ablations.json.
@@ -16,29 +16,22 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
-OUT = os.path.join(REPO, "benchmarks", "results", "inference_ablations.json")
+from benchmarks import results_file
+from pipeline import evaluate
+from pipeline import metrics
+from trainer import hyperparameters
+from vocabulary import settings
+import vocabulary
 
-from pipeline import evaluate  # noqa: E402
-from trainer import hyperparameters  # noqa: E402
-from vocabulary import labels  # noqa: E402
-import vocabulary  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(REPO, "benchmarks", "results", "inference_ablations.json")
 
 
 def score(predictions: dict, examples: dict) -> dict:
-  ages, truth = examples[vocabulary.AGE_KEY], labels.age_bucket(examples[vocabulary.AGE_KEY])
-  estimate = predictions[vocabulary.AGE_KEY][:, 0]
-  return {"gender_accuracy": float(np.mean(labels.is_female(predictions[vocabulary.GENDER_KEY][:, 0])
-                                           == (examples[vocabulary.GENDER_KEY] == 1))),
-          "age_bucket_accuracy_head": float(np.mean(predictions[vocabulary.AGE_BUCKET_KEY].argmax(-1) == truth)),
-          "age_bucket_accuracy_from_age": float(np.mean(labels.age_bucket(estimate) == truth)),
-          "age_mae": float(np.mean(np.abs(estimate - ages)))}
+  return metrics.face_metrics(predictions, examples[vocabulary.AGE_KEY], examples[vocabulary.GENDER_KEY])
 
 
 def load_shipped(models_dir: str, kind: str, cfg):
@@ -52,13 +45,13 @@ def load_shipped(models_dir: str, kind: str, cfg):
 
 
 def run_aaf(models_dir: str, aaf_dir: str) -> dict:
-  """The same choices on the All-Age-Faces subset (model_experiments.score_aaf: 'tta' is the mirror average)."""
-  import model_experiments  # pylint: disable=g-import-not-at-top  (beside this script)
-  crops, cfg = model_experiments.aaf_crops(aaf_dir), hyperparameters.TrainingConfig()
+  """The same choices on the All-Age-Faces subset (experiments_pretrained.score_aaf: 'tta' is the mirror average)."""
+  from benchmarks import experiments_pretrained  # pylint: disable=g-import-not-at-top
+  crops, cfg = experiments_pretrained.aaf_crops(aaf_dir), hyperparameters.TrainingConfig()
   names = {"tta": "mirror_average", "single": "single_pass"}
   result = {}
   for kind in vocabulary.MODELS:
-    scores = model_experiments.score_aaf(load_shipped(models_dir, kind, cfg), crops, cfg.image_size)
+    scores = experiments_pretrained.score_aaf(load_shipped(models_dir, kind, cfg), crops, cfg.image_size)
     for name, metrics in scores.items():
       result[f"aaf/{kind}/{names[name]}"] = metrics
       print("aaf", kind, names[name], metrics, flush=True)
@@ -90,15 +83,14 @@ def run(models_dir: str, data: str) -> dict:
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--models", default=os.path.join(REPO, "models"))
-  parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
-  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"), help="the All-Age-Faces folder ('': skip)")
+  parser.add_argument("--data", default=str(settings.utkface_dir()))
+  parser.add_argument("--aaf", default=str(settings.aaf_dir()), help="the All-Age-Faces folder ('': skip)")
   parser.add_argument("--out", default=OUT)
   args = parser.parse_args()
   result = run(args.models, args.data)
   if args.aaf:
     result.update(run_aaf(args.models, args.aaf))
-  with open(args.out, "w") as f:
-    json.dump(result, f, indent=2)
+  results_file.write(args.out, result, results_file.model_versions(args.models))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ on) answers for every photo; the largest face found is the photo's answer, and a
 is found counts as wrong for every metric (its age error is the error of guessing the photo set's
 median age).
 
-  .venv/bin/python benchmarks/outside.py [--models models] [--aaf DIR] [--subset] [--detector NAME]
+  .venv/bin/python -m benchmarks.outside [--models models] [--aaf DIR] [--subset] [--detector NAME]
 
 Writes benchmarks/results/outside_aaf.json: the figures on all photos ("all") or, with --subset, on the
 fixed stratified subset that CI re-computes (tests/test_outside.py), plus outside_aaf.png (gender and
@@ -23,17 +23,17 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from benchmarks import results_file
+from pipeline import metrics
+from vocabulary import settings
+import vocabulary
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 OUT = os.path.join(RESULTS, "outside_aaf.json")
 SUBSET_EVERY = 10  # the CI subset: every 10th photo (by file name) of each gender x age-decade cell
 TARGETS = {"gender_accuracy": (">=", 0.94), "gender_accuracy_18+": (">=", 0.965), "age_mae": ("<=", 5.0),
            "age_bucket_accuracy": (">=", 0.80)}
-
-from pipeline import evaluate  # noqa: E402
-import vocabulary  # noqa: E402
 
 
 def read_labels(aaf_dir: str) -> List[dict]:
@@ -57,32 +57,30 @@ def largest_face(record: dict) -> Optional[dict]:
   return max(faces, key=lambda face: face["box"][2] * face["box"][3]) if faces else None
 
 
+def answers_as_predictions(answers: List[Optional[dict]]) -> Dict[str, np.ndarray]:
+  """fdp predict's face records (None: no face) -> the models' outputs as pipeline/metrics.py reads them."""
+  buckets = [vocabulary.AGE_BUCKETS.index(a["age_bucket"]) if a else 0 for a in answers]
+  return {vocabulary.GENDER_KEY: np.array([[1.0 if a and a["gender"] == vocabulary.GENDERS[1] else 0.0]
+                                           for a in answers]),
+          vocabulary.AGE_BUCKET_KEY: np.eye(len(vocabulary.AGE_BUCKETS))[buckets],
+          vocabulary.AGE_KEY: np.array([[a["age"] if a else 0.0] for a in answers])}
+
+
 def score(rows: List[dict], records: Dict[str, dict]) -> dict:
-  """Overall and per-decade figures of the answers `records` (file name -> fdp predict record)."""
+  """Overall and per-slice figures of the answers `records` (file name -> fdp predict record)."""
   ages = np.array([r["age"] for r in rows])
   genders = np.array([r["gender"] for r in rows])
   answers = [largest_face(records.get(r["file"], {})) for r in rows]
   found = np.array([a is not None for a in answers])
-  fallback_age = float(np.median(ages))
-  female = np.array([a is not None and a["gender"] == vocabulary.GENDERS[1] for a in answers])
-  gender_ok = found & (female == (genders == 1))
-  bucket_ok = found & np.array([a is not None and a["age_bucket"] == vocabulary.AGE_BUCKETS[b]
-                                for a, b in zip(answers, evaluate.age_buckets(ages))])
-  predicted_ages = np.array([a["age"] if a is not None else fallback_age for a in answers])
-  age_error = np.abs(predicted_ages - ages)
-  bucket_from_age_ok = found & (evaluate.age_buckets(predicted_ages) == evaluate.age_buckets(ages))
+  predictions = answers_as_predictions(answers)
+  fallback_age = float(np.median(ages))  # of the whole set, in every slice
 
   def figures(mask) -> dict:
-    return {"n": int(mask.sum()), "faces_found": int(found[mask].sum()),
-            "gender_accuracy": float(gender_ok[mask].mean()), "age_bucket_accuracy": float(bucket_ok[mask].mean()),
-            "age_mae": float(age_error[mask].mean()),
-            "age_mean_error": float((predicted_ages - ages)[mask & found].mean()) if (mask & found).any() else 0.0}
+    return metrics.face_metrics({k: v[mask] for k, v in predictions.items()}, ages[mask], genders[mask],
+                                found[mask], fallback_age)
 
   result = figures(np.ones(len(rows), bool))
-  # The bucket the regressor's age falls in, beside the classifier's bucket head.
-  result["age_bucket_accuracy_from_age"] = float(bucket_from_age_ok.mean())
-  result["gender_accuracy_18+"] = float(gender_ok[ages >= 18].mean())
-  result["slices"] = {name: figures(mask) for name, mask in evaluate.age_range_rows(ages).items()}
+  result["slices"] = {name: figures(mask) for name, mask in metrics.age_range_rows(ages).items()}
   result["slices"].update({f"gender={g}": figures(genders == g) for g in (0, 1)})
   result["by_decade"] = [dict(decade=f"{d * 10}-{d * 10 + 9}", **figures((ages // 10) == d))
                          for d in range(int(ages.max()) // 10 + 1) if ((ages // 10) == d).any()]
@@ -111,9 +109,8 @@ def run(aaf_dir: str, models_dir: str, subset: bool, detector: Optional[str] = N
   seconds = time.perf_counter() - started
   result = score(rows, records)
   result.update(photos_per_second=len(rows) / seconds, detector=detector or "default",
-                models=os.path.relpath(os.path.abspath(models_dir), REPO))
-  result["targets"] = {name: {"target": f"{op} {value}", "met": (result[name] >= value) if op == ">=" else
-                              (result[name] <= value)} for name, (op, value) in TARGETS.items()}
+                models=results_file.portable(os.path.abspath(models_dir)))
+  result["targets"] = metrics.against_targets(result, TARGETS)
   return result
 
 
@@ -141,7 +138,7 @@ def plot(result: dict, path: str) -> None:
 
 
 def readme_table(recorded: dict) -> str:
-  """The README block: the targets against all photos and the CI subset."""
+  """The docs/quality.md block: the targets against all photos and the CI subset."""
   runs = [name for name in ("all", "subset") if name in recorded]
   rows = ["| All-Age-Faces through `fdp predict` (detection on) | target | "
           + " | ".join(f"{'all' if r == 'all' else 'CI subset'}: {recorded[r]['n']} photos" for r in runs) + " |",
@@ -175,28 +172,26 @@ def slices_table(result: dict) -> str:
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--models", default=os.path.join(REPO, "models"), help="a serving root")
-  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"))
+  parser.add_argument("--aaf", default=str(settings.aaf_dir()))
   parser.add_argument("--subset", action="store_true", help="the fixed ~300-photo subset CI re-computes")
   parser.add_argument("--detector", default=None, help="fdp predict --detector (default: its default)")
   parser.add_argument("--out", default=OUT)
-  parser.add_argument("--update-readme", action="store_true", help="rewrite README.md's outside-validation table")
+  parser.add_argument("--update-docs", action="store_true", help="rewrite the outside-validation table in docs/quality.md")
   args = parser.parse_args()
   result = run(args.aaf, args.models, args.subset, args.detector)
   recorded = {}
   if os.path.exists(args.out):
     with open(args.out) as f:
       recorded = json.load(f)
-  recorded["subset" if args.subset else "all"] = result
-  os.makedirs(os.path.dirname(args.out), exist_ok=True)
-  with open(args.out, "w") as f:
-    json.dump(recorded, f, indent=2)
+  models = results_file.model_versions(args.models)
+  recorded["subset" if args.subset else "all"] = {results_file.PROVENANCE: results_file.provenance(models), **result}
+  results_file.write(args.out, recorded, models)
   if not args.subset:
     plot(result, os.path.splitext(args.out)[0] + ".png")
-  if args.update_readme:
-    from quality import update_block  # pylint: disable=g-import-not-at-top  (benchmarks/quality.py)
-    update_block(os.path.join(REPO, "README.md"), "outside", readme_table(recorded))
+  if args.update_docs:
+    results_file.update_block(os.path.join(REPO, "docs", "quality.md"), "outside", readme_table(recorded))
     if "all" in recorded:
-      update_block(os.path.join(REPO, "docs", "model_card.md"), "outside-slices", slices_table(recorded["all"]))
+      results_file.update_block(os.path.join(REPO, "docs", "model_card.md"), "outside-slices", slices_table(recorded["all"]))
   print(json.dumps({k: v for k, v in result.items() if k not in ("by_decade", "slices")}, indent=2))
 
 

@@ -8,23 +8,23 @@ model on the same transformed TFRecords, no TFX around it.
 Goals: the whole run (both models) <= 90 min (issue 6; issue 2 asked <= 60 min of a smaller model)
 and <= 8 GB RAM on a 2-core machine; Trainer throughput >= 0.9x the plain fit.
 
-  .venv/bin/python benchmarks/pipeline_full.py [--data DIR] [--home DIR] [--epochs N] [--regressor-epochs N]
+  .venv/bin/python -m benchmarks.pipeline_full [--data DIR] [--home DIR] [--epochs N] [--regressor-epochs N]
       [--baseline-steps N]
 """
 import argparse
 import glob
 import json
 import os
-import sys
 import tempfile
 import threading
 import time
 
 import psutil
 
+from benchmarks import results_file
+from vocabulary import settings
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 
 
@@ -81,7 +81,7 @@ def plain_keras_fit_images_per_second(home, pipeline_name, training, model_name,
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
+  parser.add_argument("--data", default=str(settings.utkface_dir()))
   parser.add_argument("--home", default=None, help="default: a new temporary folder")
   parser.add_argument("--epochs", type=int, default=None)
   parser.add_argument("--regressor-epochs", type=int, default=None)
@@ -126,9 +126,7 @@ def main():
   result["goals"] = {
       "wall_minutes<=90": wall / 60 <= 90, "peak_rss_gb<=8": rss.peak / 2**30 <= 8,
       "throughput_ratio>=0.9": all(t.get("ratio_vs_plain_fit", 0) >= 0.9 for t in result["trainers"].values())}
-  os.makedirs(os.path.dirname(args.out), exist_ok=True)
-  with open(args.out, "w") as f:
-    json.dump(result, f, indent=2)
+  results_file.write(args.out, result, results_file.model_versions(os.path.join(home, "serving_model")))
   plot_components(result, os.path.splitext(args.out)[0] + ".png")
   print(json.dumps({k: result[k] for k in ("wall_seconds", "peak_rss_gb", "trainers", "goals")}, indent=2))
 

@@ -1,26 +1,25 @@
 """Quality report of the shipped models on the pipeline's held-out test split of the real UTKFace data.
 
-  .venv/bin/python benchmarks/quality.py [--models models] [--data UTKFace folder or fdp ingest output]
+  .venv/bin/python -m benchmarks.quality [--models models] [--data UTKFace folder or fdp ingest output]
 
 Writes benchmarks/results/quality.json (the `fdp evaluate` reports of both models, the age-bucket
 confusion matrix, MAE by true age, sizes, the targets and whether each is met) and three plots:
 quality_confusion.png, quality_mae_by_age.png, quality_by_group.png.
 """
 import argparse
-import json
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pipeline import evaluate  # noqa: E402
-from serving import defaults  # noqa: E402
-import vocabulary  # noqa: E402
+from benchmarks import results_file
+from pipeline import evaluate
+from pipeline import metrics
+from serving import defaults
+from vocabulary import settings
+import vocabulary
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(REPO), "shared", "datasets"))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 AGE_BINS = [(0, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 80), (80, 90), (90, 117)]
 TARGETS = {"gender_accuracy": (">=", 0.955), "gender_accuracy_age=18-59": (">=", 0.975),
@@ -43,9 +42,10 @@ def mae_by_age(ages, predicted_ages) -> list:
   for low, high in AGE_BINS:
     rows_in = (ages >= low) & (ages < high)
     if rows_in.any():
-      rows.append({"ages": f"{low}-{high - 1}", "n": int(rows_in.sum()),
-                   "mae": float(np.abs(predicted_ages[rows_in] - ages[rows_in]).mean()),
-                   "mean_error": float((predicted_ages[rows_in] - ages[rows_in]).mean())})
+      scores = metrics.face_metrics({vocabulary.AGE_KEY: predicted_ages[rows_in, None]}, ages[rows_in],
+                                    np.zeros(int(rows_in.sum())))
+      rows.append({"ages": f"{low}-{high - 1}", "n": scores["n"], "mae": scores["age_mae"],
+                   "mean_error": scores["age_mean_error"]})
   return rows
 
 
@@ -126,25 +126,13 @@ def slices_table(report: dict) -> str:
   return "\n".join(rows)
 
 
-def update_block(path: str, name: str, content: str) -> None:
-  """Replaces the text between `<!-- name:begin -->` and `<!-- name:end -->` in a Markdown file."""
-  begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-  with open(path) as f:
-    text = f.read()
-  if begin not in text or end not in text:
-    raise ValueError(f"{path} has no {begin} ... {end} block")
-  head, rest = text.split(begin, 1)
-  with open(path, "w") as f:
-    f.write(head + begin + "\n" + content + "\n" + end + rest.split(end, 1)[1])
-
-
 def build_report(models_dir: str, data: str, split: str) -> dict:
   examples = evaluate.read_split(data, split)
   reports, predictions = {}, {}
   for kind in vocabulary.MODELS:
     model_dir, loaded = evaluate.load_model(os.path.join(models_dir, kind))
     predictions[kind] = evaluate.predict(loaded, examples[vocabulary.IMAGE_KEY])
-    reports[kind] = evaluate.report(model_dir, evaluate.model_kind(loaded), split, examples, predictions[kind])
+    reports[kind] = metrics.report(model_dir, evaluate.model_kind(loaded), split, examples, predictions[kind])
     reports[kind]["saved_model_mb"] = round(folder_mb(model_dir), 2)
   ages = examples[vocabulary.AGE_KEY]
   measured = {"gender_accuracy": reports[vocabulary.CLASSIFIER]["overall"]["gender_accuracy"],
@@ -156,32 +144,28 @@ def build_report(models_dir: str, data: str, split: str) -> dict:
       "split": split, "n": int(len(ages)),
       "classifier": reports[vocabulary.CLASSIFIER], "regressor": reports[vocabulary.REGRESSOR],
       "age_bucket_confusion": confusion_matrix(
-          evaluate.age_buckets(ages), predictions[vocabulary.CLASSIFIER][vocabulary.AGE_BUCKET_KEY].argmax(axis=-1)),
+          metrics.age_buckets(ages), predictions[vocabulary.CLASSIFIER][vocabulary.AGE_BUCKET_KEY].argmax(axis=-1)),
       "mae_by_age": mae_by_age(ages, predictions[vocabulary.REGRESSOR][vocabulary.AGE_KEY][:, 0]),
-      "targets": {name: {"target": f"{op} {value}", "measured": round(measured[name], 4),
-                         "met": measured[name] >= value if op == ">=" else measured[name] <= value}
-                  for name, (op, value) in TARGETS.items()},
+      "targets": metrics.against_targets(measured, TARGETS),
   }
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--models", default=defaults.SHIPPED_MODELS_DIR, help="a folder with classifier/ and regressor/")
-  parser.add_argument("--data", default=os.path.join(DATASETS, "utkface", "UTKFace"))
+  parser.add_argument("--data", default=str(settings.utkface_dir()))
   parser.add_argument("--split", default="test")
   parser.add_argument("--out", default=RESULTS)
   parser.add_argument("--update-docs", action="store_true",
                       help="rewrite the generated tables in README.md and docs/model_card.md")
   args = parser.parse_args()
   report = build_report(args.models, args.data, args.split)
-  os.makedirs(args.out, exist_ok=True)
-  with open(os.path.join(args.out, "quality.json"), "w") as f:
-    json.dump(report, f, indent=2)
+  results_file.write(os.path.join(args.out, "quality.json"), report, results_file.model_versions(args.models))
   plot(report, args.out)
   if args.update_docs:
     for doc in ("README.md", os.path.join("docs", "model_card.md")):
-      update_block(os.path.join(REPO, doc), "quality-headline", headline_table(report))
-    update_block(os.path.join(REPO, "docs", "model_card.md"), "quality-slices", slices_table(report))
+      results_file.update_block(os.path.join(REPO, doc), "quality-headline", headline_table(report))
+    results_file.update_block(os.path.join(REPO, "docs", "model_card.md"), "quality-slices", slices_table(report))
   print(headline_table(report))
 
 

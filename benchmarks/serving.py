@@ -32,10 +32,11 @@ import time
 
 import numpy as np
 
+from benchmarks import results_file
+from vocabulary import settings
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
-RESULTS = REPO / "benchmarks" / "results" / "serving.json"
-DATASETS = pathlib.Path(os.environ.get("FDP_DATASETS", REPO.parent / "shared" / "datasets"))
-UTKFACE = DATASETS / "utkface" / "UTKFace"
+RESULTS = "serving.json"
 MODEL = "classifier"
 CLIENTS = (1, 8, 32, 128)
 WERKZEUG_CLIENTS = (1, 32)
@@ -52,9 +53,10 @@ def _free_port() -> int:
 
 
 def _faces(count: int = RAW_BATCH):
-  names = sorted(n for n in os.listdir(UTKFACE) if n.endswith(".jpg"))
+  utkface = settings.utkface_dir()
+  names = sorted(n for n in os.listdir(utkface) if n.endswith(".jpg"))
   step = len(names) // count
-  return [(UTKFACE / names[i * step]).read_bytes() for i in range(count)]
+  return [(utkface / names[i * step]).read_bytes() for i in range(count)]
 
 
 # Child processes (internal modes of this script).
@@ -369,18 +371,9 @@ def _threads_of(pid: int) -> int:
     return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
 
 
-def _provenance(serving_root: str, version_dir: str, argv) -> dict:
-  commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
-  return {"command": "python -m benchmarks.serving " + " ".join(argv), "commit": commit.strip(),
-          "models": {MODEL: os.path.basename(version_dir)},
-          "serving_root": os.path.relpath(serving_root, REPO) if serving_root.startswith(str(REPO)) else "(given)",
-          "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
-
-
 def main(argv=None) -> int:
-  argv = sys.argv[1:] if argv is None else argv
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--serving-root", default=str(REPO / "models"))
+  parser.add_argument("--serving-root", default=settings.models_dir())
   parser.add_argument("--seconds", type=float, default=6.0, help="each measurement window")
   parser.add_argument("--raw", help=argparse.SUPPRESS)  # internal modes: a child process of this script
   parser.add_argument("--werkzeug-server", help=argparse.SUPPRESS)
@@ -398,12 +391,11 @@ def main(argv=None) -> int:
   model_root = os.path.join(serving_root, MODEL)
   version_dir = os.path.join(model_root, max(os.listdir(model_root), key=int))
   faces = _faces()
-  summary = {**_provenance(serving_root, version_dir, argv), "seconds_per_window": args.seconds,
-             "request": "one face (a real UTKFace crop) per request",
+  summary = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+             "seconds_per_window": args.seconds, "request": "one face (a real UTKFace crop) per request",
              **throughput_table(serving_root, version_dir, args.seconds, faces),
              "slow_clients": slow_clients(serving_root), **first_requests_and_pushes(version_dir, faces)}
-  RESULTS.parent.mkdir(parents=True, exist_ok=True)
-  RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+  path = results_file.write(RESULTS, summary, results_file.model_versions(serving_root))
   print(f"\nraw SavedModel, batch {RAW_BATCH}: {summary['raw_faces_per_s']} faces/s "
         f"(before, after: {summary['raw_faces_per_s_before_and_after']})")
   print("| server | clients | requests/s | / raw | p50 ms | p99 ms | p99/p50 | errors |\n|---|---|---|---|---|---|---|---|")
@@ -416,7 +408,7 @@ def main(argv=None) -> int:
   for mode, row in summary["first_request_after_push"].items():
     print(f"first request after a push, {mode}: p50 {row['first_p50_ms']} ms, warm {row['warm_p50_ms']} ms, "
           f"ratio {row['first_over_warm']}")
-  print(f"during pushes: {summary['during_pushes']}\nwrote {RESULTS.relative_to(REPO)}")
+  print(f"during pushes: {summary['during_pushes']}\nwrote {os.path.relpath(path, REPO)}")
   return 0
 
 

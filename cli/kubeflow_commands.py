@@ -60,7 +60,7 @@ def register(sub, run_sub) -> None:
     parser.add_argument("pipeline_json")
     parser.add_argument("--host", required=True, help="the KFP API endpoint, e.g. http://localhost:8080")
     parser.add_argument("--namespace")
-    parser.add_argument("--experiment", default="face-demographics")
+    parser.add_argument("--experiment", default=configs.PIPELINE_NAME)
     if name == "schedule":
       parser.add_argument("--cron", required=True, help='crontab expression, e.g. "0 3 * * 0" (Sundays 03:00)')
     parser.set_defaults(func=func)

@@ -16,6 +16,7 @@ from components import wiki
 from pipeline import configs
 from trainer import hyperparameters
 from vocabulary import layout
+from vocabulary import settings
 import vocabulary
 
 SMOKE_IMAGES = 240
@@ -126,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
   local.add_argument("--learning-rate", type=float)
   local.add_argument("--warm-start", action="store_true", default=None,
                      help="start training from the latest blessed model's weights")
-  local.add_argument("--home", default=configs.DEFAULT_HOME, help="outputs, ML Metadata and serving root "
+  local.add_argument("--home", default=settings.home(), help="outputs, ML Metadata and serving root "
                      "(default: $FDP_HOME or ./fdp_home)")
   local.add_argument("--beam-workers", type=int, default=1, help=">1: Beam DirectRunner in multi-processing mode")
   local.add_argument("--wiki-mat", help="wiki.mat, if not inside the --data folder")
@@ -138,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "never overlapping), or print a crontab line / systemd units")
   scheduled.add_argument("--cron", required=True, help='e.g. "0 3 * * 0" (Sundays at 03:00)')
   scheduled.add_argument("--print", choices=("crontab", "systemd"), help="print instead of running")
-  scheduled.add_argument("--home", default=configs.DEFAULT_HOME)
+  scheduled.add_argument("--home", default=settings.home())
   scheduled.add_argument("run_args", nargs=argparse.REMAINDER, help="-- then `fdp run local` options")
   scheduled.set_defaults(func=cmd_schedule)
 

@@ -71,7 +71,7 @@ def register(subparsers) -> None:
   predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of them")
   predict.add_argument("--server", help=f"HOST:PORT (default: localhost:{defaults.REST_PORT} for REST, "
                        f"localhost:{defaults.GRPC_PORT} for gRPC)")
-  predict.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
+  predict.add_argument("--protocol", choices=defaults.PROTOCOLS, default=defaults.REST)
   predict.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.BOTH)
   predict.add_argument("--json", action="store_true", help="one JSON object per image per line")
   predict.add_argument("--no-detect", action="store_true",

@@ -12,10 +12,12 @@ import hashlib
 import os
 from typing import Iterator, List, Optional, Sequence
 
+from vocabulary.packages import PROJECT_PACKAGES
+
 # The folder holding the project's packages (the repository, or site-packages when installed), and those
-# packages (setup.py's): imports of anything else (tensorflow, ...) are not followed, even from site-packages.
+# packages (vocabulary/packages.py, setup.py's): imports of anything else (tensorflow, ...) are not followed, even
+# from site-packages.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROJECT_PACKAGES = ("application", "cli", "components", "kubeflow", "pipeline", "serving", "trainer", "vocabulary")
 
 
 def module_file(name: str, root: str) -> Optional[str]:

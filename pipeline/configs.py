@@ -37,8 +37,8 @@ KUBEFLOW_IMAGE = "ghcr.io/face-demographics/pipeline:0.1.0"
 # Where that image keeps the converted pretrained face network (FDP_PRETRAINED_CACHE at build time).
 KUBEFLOW_PRETRAINED_CACHE = "/opt/face-demographics/pretrained"
 
-# Where things live by default. FDP_HOME holds pipeline outputs, MLMD and the serving root.
-DEFAULT_HOME = os.environ.get("FDP_HOME", os.path.join(os.getcwd(), "fdp_home"))
+# Where things live by default: the home (FDP_HOME, pipeline outputs, MLMD and the serving root) is
+# vocabulary.settings.home(), read when a command runs.
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema")
 
 

@@ -3,7 +3,8 @@
 The split is the pipeline's own: the folder is ingested as ExampleGen does it (same dedup, same
 content-hash split), unless it already is `fdp ingest` output. The model is called through its
 `serving_default` signature (encoded images in, as TF Serving is called) and its kind is read from
-that signature's outputs: {age_bucket, gender} -> classifier, {age} -> regressor.
+that signature's outputs: {age_bucket, gender} -> classifier, {age} -> regressor. The metrics and slices
+are pipeline/metrics.py's (the benchmarks score with the same).
 """
 import glob
 import os
@@ -12,14 +13,10 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from pipeline.metrics import report
 from vocabulary import layout, signatures
 import vocabulary
-from vocabulary.labels import age_bucket as age_buckets  # evaluate.age_buckets: the benchmarks' name
-from vocabulary.labels import is_female
 
-SLICE_FEATURES = (vocabulary.GENDER_KEY, vocabulary.RACE_KEY, vocabulary.AGE_BUCKET_KEY)
-# Age ranges reported beside the slices (inclusive; None: no upper end): children, teenagers, adults, seniors.
-AGE_RANGES = ((0, 9), (10, 17), (18, 59), (60, None))
 BATCH_SIZE = 64
 
 
@@ -77,53 +74,11 @@ def predict(loaded, encoded_images, batch_size: int = BATCH_SIZE) -> Dict[str, n
   return {name: np.concatenate([b[name].numpy() for b in batches]) for name in batches[0]}
 
 
-def metrics(kind: str, predictions: Dict[str, np.ndarray], labels: Dict[str, np.ndarray]) -> dict:
-  """The model's headline metrics over whatever rows it is given."""
-  if kind == vocabulary.CLASSIFIER:
-    female = is_female(predictions[vocabulary.GENDER_KEY][:, 0])
-    bucket = predictions[vocabulary.AGE_BUCKET_KEY].argmax(axis=-1)
-    return {"gender_accuracy": float(np.mean(female == (labels[vocabulary.GENDER_KEY] == 1))),
-            "age_bucket_accuracy": float(np.mean(bucket == age_buckets(labels[vocabulary.AGE_KEY])))}
-  return {"age_mae": float(np.mean(np.abs(predictions[vocabulary.AGE_KEY][:, 0] - labels[vocabulary.AGE_KEY])))}
-
-
-def age_range_rows(ages: np.ndarray) -> Dict[str, np.ndarray]:
-  """'age=0-9', 'age=10-17', 'age=18-59', 'age=60+' -> row mask (the ranges without rows are left out)."""
-  rows = {}
-  for low, high in AGE_RANGES:
-    name = f"{vocabulary.AGE_KEY}={low}+" if high is None else f"{vocabulary.AGE_KEY}={low}-{high}"
-    mask = (ages >= low) & (ages <= (np.inf if high is None else high))
-    if mask.any():
-      rows[name] = mask
-  return rows
-
-
-def slice_rows(labels: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-  """'feature=value' -> row mask, for gender, race (when present), age bucket and age range."""
-  columns = {vocabulary.GENDER_KEY: labels[vocabulary.GENDER_KEY], vocabulary.RACE_KEY: labels[vocabulary.RACE_KEY],
-             vocabulary.AGE_BUCKET_KEY: age_buckets(labels[vocabulary.AGE_KEY])}
-  rows = {f"{feature}={value}": columns[feature] == value
-          for feature in SLICE_FEATURES for value in np.unique(columns[feature]) if value >= 0}
-  rows.update(age_range_rows(np.asarray(labels[vocabulary.AGE_KEY])))
-  return rows
-
-
 def evaluate(model_dir: str, data: str, split: str = "test", dataset: Optional[str] = None) -> dict:
   """{model, kind, split, n, overall, slices} of the model at `model_dir` on `split` of `data`."""
   model_dir, loaded = load_model(model_dir)
   labels = read_split(data, split, dataset)
   return report(model_dir, model_kind(loaded), split, labels, predict(loaded, labels[vocabulary.IMAGE_KEY]))
-
-
-def report(model_dir: str, kind: str, split: str, labels: Dict[str, np.ndarray],
-           predictions: Dict[str, np.ndarray]) -> dict:
-  """Overall and per-slice metrics of predictions already made on the examples `labels`."""
-  slices = {}
-  for name, rows in slice_rows(labels).items():
-    sliced = {k: v[rows] for k, v in labels.items()}
-    slices[name] = dict(n=int(rows.sum()), **metrics(kind, {k: v[rows] for k, v in predictions.items()}, sliced))
-  return {"model": model_dir, "kind": kind, "split": split, "n": int(len(labels[vocabulary.AGE_KEY])),
-          "overall": metrics(kind, predictions, labels), "slices": slices}
 
 
 SLICE_VALUE_NAMES = {vocabulary.GENDER_KEY: vocabulary.GENDERS, vocabulary.RACE_KEY: vocabulary.RACES,

@@ -1,15 +1,20 @@
 """The model server's defaults, importing nothing heavy, so `fdp --help` can show them at once."""
-import os
+from vocabulary import settings
 
 GRPC_PORT = 8500  # TF Serving's
 REST_PORT = 8501  # TF Serving's
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
+# The two wire protocols of the model server and its clients (TF Serving's two APIs).
+REST, GRPC = "rest", "grpc"
+PROTOCOLS = (REST, GRPC)
 
-# The trained models shipped with the project (a serving root: <model>/<version>/saved_model.pb), what
-# `fdp serve` serves when given none: the checkout's models/; FDP_MODELS_DIR elsewhere (an installed
-# package has no models/; the Kubeflow image sets it).
-SHIPPED_MODELS_DIR = os.environ.get(
-    "FDP_MODELS_DIR", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models"))
+
+def __getattr__(name: str):
+  """SHIPPED_MODELS_DIR, what `fdp serve` serves when given no models: settings.models_dir(), read at
+  each use (FDP_MODELS_DIR, else the checkout's models/)."""
+  if name == "SHIPPED_MODELS_DIR":
+    return settings.models_dir()
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Concurrency and time limits (TF Serving's flags in brackets; `fdp serve --help` lists them).
 HTTP_THREADS = 32  # REST workers [--rest_api_num_threads]; slow clients hold none (serving/http_server.py)

@@ -7,10 +7,7 @@ import io
 import struct
 from typing import Optional, Tuple
 
-from vocabulary.image_formats import MAGIC, WEBP
-
-# Larger images are refused before decoding: a small file can declare a huge canvas (a decompression bomb).
-MAX_PIXELS = 50_000_000
+from vocabulary.image_formats import MAGIC, MAX_PIXELS, WEBP
 
 
 def image_type(data: bytes) -> Optional[str]:

@@ -1,4 +1,10 @@
-"""Shared fixtures. Real data is read where it lies: $FDP_DATASETS (default ../shared/datasets)."""
+"""Shared fixtures and the test tiers. Real data is read where it lies: $FDP_DATASETS (default
+../shared/datasets), through vocabulary/settings.py.
+
+Tiers (markers registered in pytest.ini): a test that takes a dataset fixture (or lives in a module that
+takes a dataset path from here) is marked `datasets`; one that runs the whole pipeline `training`; one that
+drives the browser `browser`. `make test-fast` runs the rest.
+"""
 import functools
 import os
 import pathlib
@@ -9,13 +15,32 @@ import zlib
 
 import pytest
 
+from vocabulary import settings
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
-DATASETS = pathlib.Path(os.environ.get("FDP_DATASETS", REPO.parent / "shared" / "datasets"))
-UTKFACE_DIR = DATASETS / "utkface" / "UTKFace"
-WIKI_MAT = DATASETS / "wiki" / "wiki.mat"
-AAF_DIR = DATASETS / "aaf"  # All-Age-Faces outside photos: faces/ and labels.csv
+# Paths only (nothing is read at import): a test module that uses one of these is marked `datasets`.
+DATASETS = settings.datasets_dir()
+UTKFACE_DIR = settings.utkface_dir()
+WIKI_MAT = settings.wiki_mat()
+AAF_DIR = settings.aaf_dir()
 SHIPPED_MODELS = REPO / "models"
-ARTIFACTS = pathlib.Path(os.environ.get("FDP_TEST_ARTIFACTS", REPO / "test-artifacts"))
+
+# fixture -> the markers of every test that uses it (directly or through another fixture)
+FIXTURE_MARKERS = {"utkface_dir": ("datasets",), "wiki_mat": ("datasets",), "aaf_dir": ("datasets",),
+                   "utkface_records": ("datasets",), "e2e_pipeline": ("datasets", "training"),
+                   "browser": ("browser",)}
+DATASET_PATHS = ("DATASETS", "UTKFACE_DIR", "WIKI_MAT", "AAF_DIR")
+
+
+def pytest_collection_modifyitems(items):
+  for item in items:
+    names = set(getattr(item, "fixturenames", ()))
+    markers = {marker for name in names for marker in FIXTURE_MARKERS.get(name, ())}
+    module_globals = vars(item.module) if item.module else {}
+    if any(module_globals.get(name) is globals()[name] for name in DATASET_PATHS):
+      markers.add("datasets")
+    for marker in sorted(markers):
+      item.add_marker(marker)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -73,8 +98,9 @@ def shipped_models() -> dict:
 
 @pytest.fixture(scope="session")
 def artifacts_dir() -> pathlib.Path:
-  ARTIFACTS.mkdir(parents=True, exist_ok=True)
-  return ARTIFACTS
+  folder = settings.artifacts_dir()
+  folder.mkdir(parents=True, exist_ok=True)
+  return folder
 
 
 @pytest.fixture

@@ -30,9 +30,6 @@ def test_the_closure_follows_imports_into_every_project_module_and_no_further():
 
 
 def test_only_the_project_packages_are_followed(tmp_path):
-  setup_py = (REPO / "setup.py").read_text()
-  packages = re.search(r"find_packages\(include=\[([^\]]*)\]", setup_py).group(1)
-  assert sorted(re.findall(r'"(\w+)\*"', packages)) == sorted(code_version.PROJECT_PACKAGES)
   (tmp_path / "tensorflow").mkdir()  # installed, the project's packages sit beside the libraries
   (tmp_path / "tensorflow" / "__init__.py").write_text("import keras\n")
   (tmp_path / "trainer").mkdir()

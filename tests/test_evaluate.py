@@ -1,5 +1,6 @@
-"""`fdp evaluate`'s pieces: metrics and slices on known arrays, the split read the pipeline's way, and
-clear errors. (The shipped models' figures are re-computed in test_shipped_models.py.)"""
+"""`fdp evaluate`'s pieces: the metrics and slices (pipeline/metrics.py, which the benchmarks share) on known
+arrays, the split read the pipeline's way, and clear errors. (The shipped models' figures are re-computed in
+test_shipped_models.py.)"""
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline import evaluate
+from pipeline import metrics
 from tests.conftest import REPO, real_utkface_subset
 from vocabulary import layout
 import vocabulary
@@ -20,14 +22,37 @@ def test_classifier_and_regressor_metrics_on_known_predictions():
   labels = _labels([10, 30, 60, 110], [0, 1, 1, 0], [0, 1, 2, -1])
   classifier = {vocabulary.GENDER_KEY: np.array([[0.1], [0.9], [0.2], [0.4]]),
                 vocabulary.AGE_BUCKET_KEY: np.eye(5)[[0, 1, 1, 4]]}
-  assert evaluate.metrics(vocabulary.CLASSIFIER, classifier, labels) == {
+  assert metrics.metrics(vocabulary.CLASSIFIER, classifier, labels) == {
       "gender_accuracy": 0.75, "age_bucket_accuracy": 0.75}
   regressor = {vocabulary.AGE_KEY: np.array([[12.0], [30.0], [50.0], [100.0]])}
-  assert evaluate.metrics(vocabulary.REGRESSOR, regressor, labels) == {"age_mae": pytest.approx(5.5)}
+  assert metrics.metrics(vocabulary.REGRESSOR, regressor, labels) == {"age_mae": pytest.approx(5.5)}
+
+
+def test_a_photo_without_a_face_is_wrong_and_guessed_at_the_median_age():
+  predictions = {vocabulary.GENDER_KEY: np.array([[0.9], [0.1], [0.9], [0.9]]),
+                 vocabulary.AGE_BUCKET_KEY: np.eye(5)[[1, 0, 2, 2]],
+                 vocabulary.AGE_KEY: np.array([[33.0], [5.0], [64.0], [99.0]])}
+  got = metrics.face_metrics(predictions, ages=[30, 4, 70, 50], genders=[1, 0, 1, 1], found=[True, True, True, False])
+  assert got["n"] == 4 and got["faces_found"] == 3
+  assert got["gender_accuracy"] == 0.75 and got["gender_accuracy_18+"] == pytest.approx(2 / 3)
+  assert got["age_bucket_accuracy"] == 0.75  # the missing face's bucket head is not read
+  assert got["age_mae"] == pytest.approx((3 + 1 + 6 + abs(40 - 50)) / 4)  # median age 40 for the missing one
+  assert got["age_mean_error"] == pytest.approx((3 + 1 - 6) / 3)  # over the faces found
+  assert got["age_bucket_accuracy_from_age"] == 0.75
+  assert set(metrics.face_metrics({vocabulary.AGE_KEY: predictions[vocabulary.AGE_KEY]}, [30, 4, 70, 50],
+                                  [1, 0, 1, 1])) == {"n", "faces_found", "age_bucket_accuracy_from_age", "age_mae",
+                                                     "age_mean_error"}
+
+
+def test_targets_are_met_or_not():
+  assert metrics.against_targets({"gender_accuracy": 0.95, "age_mae": 4.5},
+                                 {"gender_accuracy": (">=", 0.94), "age_mae": ("<=", 4.3)}) == {
+      "gender_accuracy": {"target": ">= 0.94", "measured": 0.95, "met": True},
+      "age_mae": {"target": "<= 4.3", "measured": 4.5, "met": False}}
 
 
 def test_slices_cover_gender_race_and_age_bucket_and_skip_a_missing_race():
-  rows = evaluate.slice_rows(_labels([10, 30, 60, 110], [0, 1, 1, 0], [0, 1, 2, -1]))
+  rows = metrics.slice_rows(_labels([10, 30, 60, 110], [0, 1, 1, 0], [0, 1, 2, -1]))
   assert set(rows) == {"gender=0", "gender=1", "race=0", "race=1", "race=2",
                        "age_bucket=0", "age_bucket=1", "age_bucket=2", "age_bucket=4",
                        "age=10-17", "age=18-59", "age=60+"}
@@ -39,11 +64,12 @@ def test_slices_cover_gender_race_and_age_bucket_and_skip_a_missing_race():
 
 
 def test_age_ranges_meet_at_their_edges():
-  rows = evaluate.age_range_rows(np.array([0, 9, 10, 17, 18, 59, 60, 116]))
+  rows = metrics.age_range_rows(np.array([0, 9, 10, 17, 18, 59, 60, 116]))
   assert {name: mask.nonzero()[0].tolist() for name, mask in rows.items()} == {
       "age=0-9": [0, 1], "age=10-17": [2, 3], "age=18-59": [4, 5], "age=60+": [6, 7]}
 
 
+@pytest.mark.datasets
 def test_a_raw_folder_is_split_as_the_pipeline_splits_it(tmp_path):
   from components import ingest_job
   folder = real_utkface_subset(300, tmp_path / "utkface")

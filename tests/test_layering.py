@@ -8,6 +8,7 @@ import pathlib
 import pytest
 
 from tests.conftest import REPO
+from vocabulary.packages import PROJECT_PACKAGES
 
 # A part -> the parts it may import (besides itself). Listed bottom-up.
 ALLOWED = {
@@ -47,8 +48,15 @@ def imported_modules(path: pathlib.Path):
 
 
 def project_modules():
-  for package in {part.split(".")[0] for part in ALLOWED}:
+  for package in PROJECT_PACKAGES:
     yield from sorted((REPO / package).rglob("*.py"))
+
+
+def test_every_project_package_has_its_place_in_the_layers():
+  assert {part.split(".")[0] for part in ALLOWED} == set(PROJECT_PACKAGES)
+  assert all((REPO / package / "__init__.py").is_file() for package in PROJECT_PACKAGES)
+  top_level = {path.parent.name for path in REPO.glob("*/__init__.py")} - {"tests", "benchmarks"}
+  assert top_level == set(PROJECT_PACKAGES)
 
 
 def test_every_import_points_down():

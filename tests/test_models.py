@@ -3,6 +3,7 @@ of training reduce the loss."""
 import dataclasses
 
 import numpy as np
+import pytest
 
 from trainer import hyperparameters
 from trainer import models
@@ -102,6 +103,7 @@ def test_caffe_bgr_input():
   np.testing.assert_allclose(out[0, 0, 0], [0.0 - 103.939, 127.5 - 116.779, 255.0 - 123.68], rtol=1e-5)
 
 
+@pytest.mark.training
 def test_training_reduces_the_loss_on_learnable_data():
   ages = (np.arange(64) % 5) * 20 + 10
   x = _images(64) * 0.2 + (ages / 100.0)[:, None, None, None]  # brightness encodes the label
@@ -111,6 +113,5 @@ def test_training_reduces_the_loss_on_learnable_data():
 
 
 def test_a_width_the_cpu_kernels_cannot_train_is_refused():
-  import pytest
   with pytest.raises(ValueError, match="width must be at least 16"):
     hyperparameters.TrainingConfig(width=8)

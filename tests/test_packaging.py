@@ -37,11 +37,3 @@ def test_the_image_ships_the_models_where_fdp_models_dir_points():
   workdir = re.search(r"^WORKDIR (\S+)$", text, re.M).group(1)
   assert re.search(r"^COPY models/ models/$", text, re.M)
   assert re.search(rf"^ENV FDP_MODELS_DIR={re.escape(workdir)}/models$", text, re.M)
-
-
-def test_the_image_copies_every_package_setup_py_installs():
-  packages = re.findall(r'"(\w+)\*"', re.search(r"find_packages\(include=\[([^\]]*)\]",
-                                                  (REPO / "setup.py").read_text()).group(1))
-  copied = re.findall(r"^COPY (\w+)/ \1/$", (REPO / "kubeflow" / "Dockerfile").read_text(), re.M)
-  assert set(packages) <= set(copied), set(packages) - set(copied)
-  assert {path.name for path in REPO.iterdir() if (path / "__init__.py").exists()} - {"tests"} == set(packages)

@@ -26,6 +26,7 @@ def _append_example(folder, age):
     writer.write(example.SerializeToString())
 
 
+@pytest.mark.training
 def test_out_of_range_age_stops_the_run_before_training(synthetic_dir, tmp_path):
   records = tmp_path / "records"
   ingest_job.run_ingest("utkface", str(synthetic_dir), str(records), show_progress=False)

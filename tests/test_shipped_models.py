@@ -1,6 +1,6 @@
 """The trained models shipped in models/: `fdp evaluate` re-computes, on the real held-out test split,
-the figures that the quality report (benchmarks/results/quality.json), README.md and the model card
-publish; the models are small, and `fdp serve` / `fdp predict` use them on a fresh clone."""
+the figures of the quality report (benchmarks/results/quality.json, which README.md and the model card
+quote); the models are small, and `fdp serve` / `fdp predict` use them on a fresh clone."""
 import json
 import os
 import subprocess
@@ -11,11 +11,11 @@ import pytest
 from pipeline import evaluate
 from serving import defaults
 from serving.server.subprocess_server import fdp_serve
-from tests.conftest import REPO, UTKFACE_DIR
+from tests.conftest import REPO
 import vocabulary
 
 REPORT = REPO / "benchmarks" / "results" / "quality.json"
-JPEG = UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg"  # a 26-year-old woman
+WOMAN_26 = "26_1_3_20170104235421282.jpg.chip.jpg"
 # CPU float differences may flip a borderline prediction or two: that much slack, no more.
 TOLERANCE = {"gender_accuracy": 0.002, "age_bucket_accuracy": 0.002, "age_mae": 0.01}
 
@@ -59,20 +59,6 @@ def test_fdp_evaluate_reproduces_the_reported_figures(evaluated, reported):
         assert got["slices"][name][metric] == pytest.approx(values[metric], abs=slack), (kind, name, metric)
 
 
-def test_the_readme_and_the_model_card_publish_the_report(reported):
-  headline = [f"{reported['classifier']['overall']['gender_accuracy']:.3f}",
-              f"{reported['classifier']['overall']['age_bucket_accuracy']:.3f}",
-              f"{reported['regressor']['overall']['age_mae']:.2f}"]
-  for doc in (REPO / "README.md", REPO / "docs" / "model_card.md"):
-    text = doc.read_text()
-    for figure in headline:
-      assert figure in text, (doc.name, figure)
-  card = (REPO / "docs" / "model_card.md").read_text()
-  for race in range(5):  # the per-race gaps are shown
-    accuracy = reported["classifier"]["slices"][f"race={race}"]["gender_accuracy"]
-    assert f"{accuracy:.3f}" in card, (race, accuracy)
-
-
 def test_the_shipped_models_are_small(reported):
   for kind in vocabulary.MODELS:
     versions = os.listdir(os.path.join(defaults.SHIPPED_MODELS_DIR, kind))
@@ -83,14 +69,15 @@ def test_the_shipped_models_are_small(reported):
     assert reported[kind]["saved_model_mb"] == pytest.approx(size / 2 ** 20, abs=0.01)
 
 
-def test_fdp_serve_and_fdp_predict_use_the_shipped_models_by_default():
+def test_fdp_serve_and_fdp_predict_use_the_shipped_models_by_default(utkface_dir):
+  jpeg = utkface_dir / WOMAN_26
   with fdp_serve() as (lines, rest_port, _):
     assert any(line.startswith(f"classifier: {defaults.SHIPPED_MODELS_DIR}") for line in lines), lines
-    result = _fdp("predict", str(JPEG), "--no-detect", "--json", "--server", f"127.0.0.1:{rest_port}", timeout=120)
+    result = _fdp("predict", str(jpeg), "--no-detect", "--json", "--server", f"127.0.0.1:{rest_port}", timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     face = json.loads(result.stdout.splitlines()[0])["faces"][0]
     direct = {kind: evaluate.predict(evaluate.load_model(os.path.join(defaults.SHIPPED_MODELS_DIR, kind))[1],
-                                     [JPEG.read_bytes()]) for kind in vocabulary.MODELS}
+                                     [jpeg.read_bytes()]) for kind in vocabulary.MODELS}
     female = direct[vocabulary.CLASSIFIER]["gender"][0, 0] > 0.5
     assert face["gender"] == ("female" if female else "male")
     assert face["age_bucket"] == vocabulary.AGE_BUCKETS[int(direct[vocabulary.CLASSIFIER]["age_bucket"][0].argmax())]

