@@ -40,7 +40,7 @@ def register(subparsers) -> None:
   from application import faces  # pylint: disable=g-import-not-at-top  (numpy + Pillow only)
   web = subparsers.add_parser("web", help="a web page: upload a photo, see each face's age and gender")
   web.add_argument("--server", required=True, help="HOST:PORT of the model server (TF Serving or fdp serve)")
-  web.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
+  web.add_argument("--protocol", choices=defaults.PROTOCOLS, default=defaults.REST)
   web.add_argument("--port", type=int, default=DEFAULT_PORT, help="the page's port (0: a free one)")
   web.add_argument("--host", default="127.0.0.1", help="the page's address (0.0.0.0: every interface)")
   web.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.BOTH)

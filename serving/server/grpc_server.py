@@ -11,11 +11,12 @@ from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.apis import regression_pb2
 
+from serving import defaults
 from serving.server import errors
 from serving.server.deadlines import Deadline
 from serving.server.registry import ModelSpec
 
-PROTOCOL = "grpc"
+PROTOCOL = defaults.GRPC
 
 
 def _spec(model_spec) -> ModelSpec:

@@ -17,6 +17,7 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 from werkzeug.wrappers import Request, Response
 
+from serving import defaults
 from serving import wire
 from serving.server import errors
 from serving.server.config import PROMETHEUS_PATH
@@ -26,7 +27,7 @@ from serving.server.registry import ModelSpec
 _MODEL_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
                          r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
                          r"(?P<tail>/metadata|:[A-Za-z]+)?$")
-PROTOCOL = "rest"
+PROTOCOL = defaults.REST
 MAX_NESTING = 64  # JSON arrays/objects deeper than this are refused (a signature's tensors have a few dims)
 
 
