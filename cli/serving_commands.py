@@ -12,6 +12,8 @@ from serving import defaults
 
 
 def cmd_serve(args) -> int:
+  if not (args.model_base_path or args.model_config or args.model_base_dir):
+    args.model_base_dir = shipped_models_dir()  # says where it looked before anything heavy loads
   from serving.server import model_server as server_lib  # pylint: disable=g-import-not-at-top
   from serving.server import settings as settings_lib  # pylint: disable=g-import-not-at-top
   model_config = _model_config(args)
@@ -42,7 +44,7 @@ def _model_config(args):
     return config_lib.model_config_for_base_path(args.model_name, args.model_base_path)
   if args.model_config:
     return config_lib.read_model_config(args.model_config)
-  return config_lib.model_config_for_base_dir(args.model_base_dir or shipped_models_dir())
+  return config_lib.model_config_for_base_dir(args.model_base_dir)
 
 
 def _metrics_path(monitoring_config_file):

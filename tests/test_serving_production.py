@@ -21,11 +21,15 @@ from serving.server.subprocess_server import PROJECT_ROOT, serve_process
 from tests.conftest import UTKFACE_DIR
 import vocabulary
 
-JPEG = (UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg").read_bytes()
+pytestmark = pytest.mark.datasets
 SLOW_CLIENTS = 400
 MAX_SERVER_THREADS = 200
 LOAD_CLIENTS = 8
 DRAIN_SECONDS = 20
+
+
+def _jpeg() -> bytes:
+  return (UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg").read_bytes()
 
 
 def _threads_of(pid: int) -> int:
@@ -67,10 +71,11 @@ def test_400_slow_clients_neither_starve_a_status_request_nor_grow_threads(serve
 def _load(rest_port, grpc_port, stop, log):
   """LOAD_CLIENTS clients (half REST, half gRPC) sending one face each until `stop`; each answer or error is
   logged as (protocol, start, end, outcome)."""
-  body = {"instances": [{"b64": base64.b64encode(JPEG).decode()}]}
+  jpeg = _jpeg()
+  body = {"instances": [{"b64": base64.b64encode(jpeg).decode()}]}
   request = predict_pb2.PredictRequest()
   request.model_spec.name = vocabulary.CLASSIFIER
-  request.inputs["images"].CopyFrom(tf.make_tensor_proto([JPEG], dtype=tf.string))
+  request.inputs["images"].CopyFrom(tf.make_tensor_proto([jpeg], dtype=tf.string))
 
   def rest():
     while not stop.is_set():
@@ -145,7 +150,7 @@ def test_the_page_answers_an_upload_on_the_production_server_and_drains(served_m
                  for _ in range(50)]
       for s in sockets:
         s.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\n")  # slow uploaders
-      answer = requests.post(url + "api/predict", files={"photo": ("face.jpg", JPEG, "image/jpeg")}, timeout=60)
+      answer = requests.post(url + "api/predict", files={"photo": ("face.jpg", _jpeg(), "image/jpeg")}, timeout=60)
       for s in sockets:
         s.close()
       assert answer.status_code == 200, answer.text
