@@ -12,8 +12,8 @@ sending one real UTKFace face per request:
   slow clients     a status request while 400 connections never finish their headers; the server's threads
   pushes           predict and status clients during 3 pushes and a delete: errors
 
-  .venv/bin/python -m benchmarks.serving [--serving-root models] [--seconds 6]
-Writes benchmarks/results/serving.json.
+  .venv/bin/python -m benchmarks.serving [--serving-root models] [--seconds 6] [--update-docs]
+Writes benchmarks/results/serving.json (and, with --update-docs, the tables in docs/serving.md).
 """
 import argparse
 import base64
@@ -371,10 +371,36 @@ def _threads_of(pid: int) -> int:
     return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
 
 
+def docs_tables(summary: dict) -> str:
+  """The Markdown tables docs/serving.md shows."""
+  raw = summary["raw_faces_per_s_before_and_after"]
+  lines = [f"Raw SavedModel, batches of {RAW_BATCH}: {summary['raw_faces_per_s']} faces/s (before the servers "
+           f"{raw[0]}, after {raw[1]}).", "",
+           "| server | clients | requests/s | / raw | p50 ms | p99 ms | p99/p50 | errors |",
+           "|---|---|---|---|---|---|---|---|"]
+  lines += [f"| {r['server']} | {r['clients']} | {r['throughput_rps']} | {r['over_raw']} | {r['p50_ms']} | "
+            f"{r['p99_ms']} | {r['p99_over_p50']} | {r['errors']} |" for r in summary["results"]]
+  slow, pushes = summary["slow_clients"], summary["during_pushes"]
+  lines += ["", f"Over the Flask baseline at 8 clients: {summary['over_baseline_at_8_clients']['rest']}x REST, "
+            f"{summary['over_baseline_at_8_clients']['grpc']}x gRPC. waitress over werkzeug: "
+            + ", ".join(f"{v}x at {c} client{'s' if c != '1' else ''}" for c, v in summary["waitress_over_werkzeug"].items())
+            + ".", "",
+            f"{slow['slow_connections']} connections that never finish their headers: a status request answered "
+            f"{slow['status_code']} in {slow['status_ms']} ms; server threads {slow['server_threads_idle']} idle, "
+            f"{slow['server_threads_with_slow_clients']} with them open.", "",
+            "| first request after a push | p50 ms | warm request p50 ms | first / warm |", "|---|---|---|---|"]
+  lines += [f"| {mode} | {row['first_p50_ms']} | {row['warm_p50_ms']} | {row['first_over_warm']} |"
+            for mode, row in summary["first_request_after_push"].items()]
+  lines += ["", f"During {pushes['pushes']} pushes and {pushes['deletes']} delete: {pushes['requests']} predict + "
+            f"status rounds, {pushes['errors']} errors."]
+  return "\n".join(lines)
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--serving-root", default=settings.models_dir())
   parser.add_argument("--seconds", type=float, default=6.0, help="each measurement window")
+  parser.add_argument("--update-docs", action="store_true", help="rewrite the tables in docs/serving.md")
   parser.add_argument("--raw", help=argparse.SUPPRESS)  # internal modes: a child process of this script
   parser.add_argument("--werkzeug-server", help=argparse.SUPPRESS)
   parser.add_argument("--baseline-server", help=argparse.SUPPRESS)
@@ -396,19 +422,11 @@ def main(argv=None) -> int:
              **throughput_table(serving_root, version_dir, args.seconds, faces),
              "slow_clients": slow_clients(serving_root), **first_requests_and_pushes(version_dir, faces)}
   path = results_file.write(RESULTS, summary, results_file.model_versions(serving_root))
-  print(f"\nraw SavedModel, batch {RAW_BATCH}: {summary['raw_faces_per_s']} faces/s "
-        f"(before, after: {summary['raw_faces_per_s_before_and_after']})")
-  print("| server | clients | requests/s | / raw | p50 ms | p99 ms | p99/p50 | errors |\n|---|---|---|---|---|---|---|---|")
-  for r in summary["results"]:
-    print(f"| {r['server']} | {r['clients']} | {r['throughput_rps']} | {r['over_raw']} | {r['p50_ms']} | "
-          f"{r['p99_ms']} | {r['p99_over_p50']} | {r['errors']} |")
-  print(f"over the Flask baseline at 8 clients: {summary['over_baseline_at_8_clients']}; waitress over werkzeug: "
-        f"{summary['waitress_over_werkzeug']}")
-  print(f"slow clients: {summary['slow_clients']}")
-  for mode, row in summary["first_request_after_push"].items():
-    print(f"first request after a push, {mode}: p50 {row['first_p50_ms']} ms, warm {row['warm_p50_ms']} ms, "
-          f"ratio {row['first_over_warm']}")
-  print(f"during pushes: {summary['during_pushes']}\nwrote {os.path.relpath(path, REPO)}")
+  tables = docs_tables(summary)
+  print(tables)
+  if args.update_docs:
+    results_file.update_block(os.path.join(REPO, "docs", "serving.md"), "serving-benchmark", tables)
+  print(f"wrote {os.path.relpath(path, REPO)}")
   return 0
 
 
