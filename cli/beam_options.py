@@ -30,6 +30,16 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                      '--environment_config=localhost:50000" (see docs/beam.md)')
 
 
+def attach_values(argv: List[str]) -> List[str]:
+  """`--beam-args "--runner=X"` as `--beam-args=--runner=X`: argparse takes a lone value that starts with
+  "--" for an option of its own."""
+  attached, args = [], iter(argv)
+  for arg in args:
+    value = next(args, None) if arg == "--beam-args" else None
+    attached.append(arg if value is None else f"{arg}={value}")
+  return attached
+
+
 def split(beam_args: Optional[List[str]]) -> List[str]:
   """The --beam-args strings (the option may be given more than once) as one argument list."""
   try:

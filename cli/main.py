@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-  args = build_parser().parse_args(argv)
+  args = build_parser().parse_args(beam_options.attach_values(sys.argv[1:] if argv is None else argv))
   return args.func(args)
 
 
