@@ -103,7 +103,13 @@ def test_batch_predict_on_the_portable_runner_agrees_with_fdp_predict(portable_r
   assert_records_agree(batch, records_by_image(served.stdout.splitlines()))
 
 
+def jobs_run(runner) -> int:
+  with open(os.path.join(runner.log_dir, "beam-job-service.log")) as f:
+    return f.read().count("Running job")
+
+
 def test_the_smoke_pipeline_runs_to_the_end_on_the_portable_runner(portable_runner, tmp_path):
+  jobs_before = jobs_run(portable_runner)
   done = fdp("run", "local", "--home", str(tmp_path / "home"), "--beam-args", beam_args(portable_runner),
              timeout=1200)
   assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
@@ -113,6 +119,8 @@ def test_the_smoke_pipeline_runs_to_the_end_on_the_portable_runner(portable_runn
   for component in ("FileBasedExampleGen", "StatisticsGen", "Transform", "classifier_evaluator",
                     "regressor_evaluator", "classifier_pusher", "regressor_pusher"):
     assert states[component] == "COMPLETE", states
+  # ExampleGen, StatisticsGen, Transform and the two Evaluators ran as jobs of the job service.
+  assert jobs_run(portable_runner) - jobs_before == 5
   for model in ("classifier", "regressor"):
     pushed = [m for m in summary["models"] if m["model"] == model][0]["pushed_path"]
     assert pushed and os.path.exists(os.path.join(pushed, "saved_model.pb"))
