@@ -170,7 +170,7 @@ def _fields(keyed_result, model: str):
   return path, (index, model, faces.prediction_fields(model, result.inference))
 
 
-def photo_record(joined, models: Sequence[str], trust: trust_lib.Trust) -> str:
+def record_line(joined, models: Sequence[str], trust: trust_lib.Trust) -> str:
   """(path, {"found": [faces or error], "fields": [(face index, model, fields)]}) -> its JSON line."""
   path, grouped = joined
   [found] = grouped["found"]
@@ -210,7 +210,7 @@ class PredictPhotos(beam.PTransform):
     trust = self._trust
     return ({"found": detected.found, "fields": fields}
             | "ByPhoto" >> beam.CoGroupByKey()
-            | "Record" >> beam.Map(photo_record, models, trust))
+            | "Record" >> beam.Map(record_line, models, trust))
 
 
 def run(inputs: Sequence[str], output_prefix: str, serving_root: str, models: Sequence[str],

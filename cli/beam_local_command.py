@@ -125,7 +125,11 @@ def _exited(pid: int) -> bool:
     os.kill(pid, 0)
   except ProcessLookupError:
     return True
-  return False
+  try:  # a zombie that nobody has reaped yet (`fdp beam-local up` has exited; its children went to init)
+    with open(f"/proc/{pid}/stat") as f:
+      return f.read().rsplit(")", 1)[-1].split()[0] == "Z"
+  except OSError:
+    return False
 
 
 def _state_path(home: str) -> str:

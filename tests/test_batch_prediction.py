@@ -47,14 +47,14 @@ def test_a_photos_record_joins_its_faces_predictions_in_face_and_model_order():
   fields = [(1, "regressor", {"age": 40.0}), (0, "regressor", {"age": 30.0}),
             (1, "classifier", {"age_bucket": "25-49", "age_bucket_prob": 0.9, "gender": "male", "gender_prob": 0.99}),
             (0, "classifier", {"age_bucket": "25-49", "age_bucket_prob": 0.8, "gender": "female", "gender_prob": 0.9})]
-  line = batch_prediction.photo_record(("p.jpg", {"found": [found], "fields": fields}),
+  line = batch_prediction.record_line(("p.jpg", {"found": [found], "fields": fields}),
                                        ["classifier", "regressor"], faces.trust_lib.Trust())
   expected = faces.photo_record("p.jpg", [(box, score, None) for box, score in found],
                                 [{**fields[3][2], **fields[1][2]}, {**fields[2][2], **fields[0][2]}])
   assert line == json.dumps(expected)
   assert list(json.loads(line)["faces"][0]) == ["box", "score", "age_bucket", "age_bucket_prob", "gender",
                                                 "gender_prob", "age", "warnings"]
-  error = batch_prediction.photo_record(("bad.jpg", {"found": ["not a readable image"], "fields": []}),
+  error = batch_prediction.record_line(("bad.jpg", {"found": ["not a readable image"], "fields": []}),
                                         ["classifier"], faces.trust_lib.Trust())
   assert json.loads(error) == {"image": "bad.jpg", "error": "not a readable image"}
 

@@ -142,3 +142,21 @@ def test_wrong_beam_args_are_one_line_errors_naming_the_argument(portable_runner
   done = fdp("batch-predict", str(tmp_path), "--output", str(tmp_path / "out"), "--beam-args", "--runner=NoSuchRunner")
   assert done.returncode == 1 and "Traceback" not in done.stderr
   assert "--beam-args: --runner=NoSuchRunner: Unexpected pipeline runner" in done.stderr
+
+
+def test_fdp_beam_local_up_prints_the_args_and_down_stops_both_processes(tmp_path):
+  up = fdp("beam-local", "up", "--home", str(tmp_path), "--job-port", "0", "--worker-port", "0", timeout=180)
+  assert up.returncode == 0, up.stderr[-3000:]
+  state = json.loads((tmp_path / beam_local_command.STATE_FILE).read_text())
+  runner = beam_local_command.LocalPortableRunner(**state)
+  try:
+    assert f'--beam-args "{beam_args(runner)}"' in up.stdout
+    beam_options.check(runner.beam_args())  # both answer
+    again = fdp("beam-local", "up", "--home", str(tmp_path))
+    assert again.returncode == 1 and "already up" in again.stderr
+  finally:
+    down = fdp("beam-local", "down", "--home", str(tmp_path))
+  assert down.returncode == 0 and not (tmp_path / beam_local_command.STATE_FILE).exists()
+  assert all(beam_local_command._exited(pid) for pid in runner.pids)  # pylint: disable=protected-access
+  with pytest.raises(beam_options.BeamArgsError, match="no job service"):
+    beam_options.check(runner.beam_args())
