@@ -1,6 +1,7 @@
 """`fdp batch-predict INPUT... --output PREFIX`: `fdp predict` as a Beam job, no model server
 (application/batch_prediction.py), registered into cli/main.py. Beam and TensorFlow load when it runs."""
 import json
+import os
 import sys
 
 from application import faces
@@ -13,6 +14,10 @@ def cmd_batch_predict(args) -> int:
   from application import batch_prediction  # pylint: disable=g-import-not-at-top
   from application import trust  # pylint: disable=g-import-not-at-top
   beam_args = beam_options.pipeline_args(args)
+  if not args.beam_args and args.beam_workers > 1:
+    # The DirectRunner's worker processes share this machine's cores: one TensorFlow thread pool per core
+    # each (300 AAF photos, 2 workers on 2 cores: 80 s against 123 s with TensorFlow's default pools).
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, (os.cpu_count() or 1) // args.beam_workers)))
   detection = None if args.no_detect else {
       "detector": args.detector, "min_face_size": args.min_face_size, "min_confidence": args.min_confidence}
   try:
