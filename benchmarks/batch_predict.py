@@ -89,6 +89,7 @@ def main() -> int:
     served = by_image(served.stdout.splitlines(), photos)
     rows.append({"command": "fdp predict DIR --json (against fdp serve, started before)", "runner": None,
                  "workers": None, "seconds": round(seconds, 1), "photos_per_s": round(len(names) / seconds, 2)})
+    print(json.dumps(rows[-1]), flush=True)
     runs = [(f"DirectRunner, {n} worker{'s' if n > 1 else ''}", n, ["--beam-workers", str(n)]) for n in args.workers]
     portable = None
     if args.portable:
@@ -96,11 +97,17 @@ def main() -> int:
       runs.append(("PortableRunner, external worker pool", None, ["--beam-args", " ".join(portable.beam_args())]))
     try:
       for runner, workers, beam_args in runs:
-        result, seconds, lines = batch_predict(photos, os.path.join(tmp, f"out-{len(rows)}", "records"), beam_args)
-        rows.append({"command": "fdp batch-predict DIR --output PREFIX " + " ".join(beam_args[:1] + (
-            beam_args[1:] if workers else ["..."])), "runner": runner, "workers": workers,
-            "seconds": round(seconds, 1), "photos_per_s": round(len(names) / seconds, 2),
-            "counters": result["counters"], "agreement_with_fdp_predict": agreement(by_image(lines, photos), served)})
+        row = {"command": "fdp batch-predict DIR --output PREFIX " + " ".join(
+            beam_args[:1] + (beam_args[1:] if workers else ["..."])), "runner": runner, "workers": workers}
+        try:
+          result, seconds, lines = batch_predict(photos, os.path.join(tmp, f"out-{len(rows)}", "records"), beam_args)
+        except subprocess.CalledProcessError as e:
+          rows.append({**row, "failed": e.stderr[-2000:]})
+          print(json.dumps(rows[-1]), flush=True)
+          continue
+        rows.append({**row, "seconds": round(seconds, 1), "photos_per_s": round(len(names) / seconds, 2),
+                     "counters": result["counters"],
+                     "agreement_with_fdp_predict": agreement(by_image(lines, photos), served)})
         models = {model: os.path.basename(path) for model, path in result["models"].items()}
         print(json.dumps(rows[-1]), flush=True)
     finally:
@@ -108,7 +115,7 @@ def main() -> int:
         portable.stop()
 
   predict_rate = rows[0]["photos_per_s"]
-  direct = {row["workers"]: row["photos_per_s"] for row in rows if row["workers"]}
+  direct = {row["workers"]: row["photos_per_s"] for row in rows if row["workers"] and "photos_per_s" in row}
   report = {
       "benchmark": "batch_predict", "photos": len(names), "dataset": "All-Age-Faces (aaf/faces)",
       "models": models, "git_commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
