@@ -102,7 +102,8 @@ def main() -> int:
         try:
           result, seconds, lines = batch_predict(photos, os.path.join(tmp, f"out-{len(rows)}", "records"), beam_args)
         except subprocess.CalledProcessError as e:
-          rows.append({**row, "failed": e.stderr[-2000:]})
+          errors = [line.strip() for line in e.stderr.splitlines() if "Error" in line or "details" in line]
+          rows.append({**row, "failed": errors[-1] if errors else f"exit status {e.returncode}"})
           print(json.dumps(rows[-1]), flush=True)
           continue
         rows.append({**row, "seconds": round(seconds, 1), "photos_per_s": round(len(names) / seconds, 2),

@@ -21,6 +21,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATE_FILE = "beam-local.json"
 JOB_PORT, WORKER_PORT = 8099, 50000  # Beam's usual ports
 START_TIMEOUT_S = 120.0
+JOB_TIMEOUT_S = 24 * 3600
 
 
 class StartError(RuntimeError):
@@ -59,8 +60,11 @@ class LocalPortableRunner:
   log_dir: str
 
   def beam_args(self) -> List[str]:
+    """The args for these two. --job_server_timeout: Beam's PortableRunner opens the job's state stream
+    with that deadline (default 60 s), so a longer job failed with DEADLINE_EXCEEDED."""
     return ["--runner=PortableRunner", f"--job_endpoint=localhost:{self.job_port}",
-            "--environment_type=EXTERNAL", f"--environment_config=localhost:{self.worker_port}"]
+            "--environment_type=EXTERNAL", f"--environment_config=localhost:{self.worker_port}",
+            f"--job_server_timeout={JOB_TIMEOUT_S}"]
 
   @classmethod
   def start(cls, log_dir: str, job_port: int = 0, worker_port: int = 0,
