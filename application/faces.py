@@ -19,7 +19,7 @@ import concurrent.futures
 import functools
 import io
 import os
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -53,6 +53,11 @@ def whole_image(image_bytes: bytes) -> List[Face]:
   return [([0, 0, width, height], 1.0, image_bytes)]
 
 
+def is_image_name(name: str) -> bool:
+  """Whether a file found in a folder counts as a photo (by extension; hidden files do not)."""
+  return name.lower().endswith(image_formats.IMAGE_EXTENSIONS) and not name.startswith(".")
+
+
 def image_paths(paths: Iterable[str]) -> List[str]:
   """Files as given; a folder stands for its image files (by extension, any depth), in sorted order."""
   found = []
@@ -62,14 +67,13 @@ def image_paths(paths: Iterable[str]) -> List[str]:
       continue
     for folder, subfolders, names in os.walk(path):
       subfolders.sort()
-      found.extend(os.path.join(folder, name) for name in sorted(names)
-                   if name.lower().endswith(image_formats.IMAGE_EXTENSIONS) and not name.startswith("."))
+      found.extend(os.path.join(folder, name) for name in sorted(names) if is_image_name(name))
   return found
 
 
-def _classifier_fields(outputs, i: int) -> dict:
-  buckets = outputs[AGE_BUCKET_OUTPUT][i]
-  p_female = float(outputs[GENDER_OUTPUT][i][0])
+def _classifier_fields(outputs) -> dict:
+  buckets = outputs[AGE_BUCKET_OUTPUT]
+  p_female = float(outputs[GENDER_OUTPUT][0])
   female = labels.is_female(p_female)
   return {"age_bucket": vocabulary.AGE_BUCKETS[int(np.argmax(buckets))],
           "age_bucket_prob": round(float(np.max(buckets)), 4),
@@ -77,11 +81,16 @@ def _classifier_fields(outputs, i: int) -> dict:
           "gender_prob": round(p_female if female else 1.0 - p_female, 4)}
 
 
-def _regressor_fields(outputs, i: int) -> dict:
-  return {"age": round(float(outputs[AGE_OUTPUT][i][0]), 1)}
+def _regressor_fields(outputs) -> dict:
+  return {"age": round(float(outputs[AGE_OUTPUT][0]), 1)}
 
 
 _FIELDS = {vocabulary.CLASSIFIER: _classifier_fields, vocabulary.REGRESSOR: _regressor_fields}
+
+
+def prediction_fields(model: str, face_outputs) -> dict:
+  """One face's outputs of a model ({output name: that face's row}) -> its record fields."""
+  return _FIELDS[model](face_outputs)
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,7 +110,7 @@ def predict_crops(client, crops: Sequence[bytes], models: Sequence[str]) -> List
   fields = [{} for _ in crops]
   for model, outputs in zip(models, answers):
     for i, face_fields in enumerate(fields):
-      face_fields.update(_FIELDS[model](outputs, i))
+      face_fields.update(prediction_fields(model, {name: rows[i] for name, rows in outputs.items()}))
   return fields
 
 
@@ -120,13 +129,26 @@ def models_for(choice: str) -> Tuple[str, ...]:
   return vocabulary.MODELS if choice == BOTH else (choice,)
 
 
-def _detect(path: str, detect_faces: FaceDetector):
-  """(path, faces) or (path, error message)."""
+def _open_local(path: str):
+  return open(path, "rb")
+
+
+def detect(path: str, detect_faces: FaceDetector, open_file: Callable[[str], BinaryIO] = _open_local):
+  """(path, faces) or (path, error message). `open_file(path)` opens the photo for reading (a local file
+  by default; batch prediction passes Beam's FileSystems.open)."""
   try:
-    with open(path, "rb") as f:
+    with open_file(path) as f:
       return path, detect_faces(f.read())
   except (OSError, ValueError) as e:
     return path, str(e) or type(e).__name__
+
+
+def photo_record(path: str, faces, predictions: Sequence[dict], trust: trust_lib.Trust = trust_lib.Trust()) -> dict:
+  """The --json record of one photo: `faces` as detect() gives them (or its error message) and the
+  predicted fields of each face, in order."""
+  if isinstance(faces, str):
+    return {"image": path, "error": faces}
+  return {"image": path, "faces": face_records(faces, predictions, trust)}
 
 
 def _in_order(paths: Sequence[str], detect_faces: FaceDetector, workers: int) -> Iterator[Tuple[list, bool]]:
@@ -137,13 +159,13 @@ def _in_order(paths: Sequence[str], detect_faces: FaceDetector, workers: int) ->
     upcoming = iter(paths)
     ahead = 4 * max(1, workers)
     for path in upcoming:
-      pending.append(pool.submit(_detect, path, detect_faces))
+      pending.append(pool.submit(detect, path, detect_faces))
       if len(pending) >= ahead:
         break
     while pending:
       result = pending.popleft().result()
       for path in upcoming:
-        pending.append(pool.submit(_detect, path, detect_faces))
+        pending.append(pool.submit(detect, path, detect_faces))
         break
       yield result, bool(pending) and pending[0].done()
 
@@ -157,11 +179,9 @@ def _predict_batch(client, batch, models, trust) -> List[dict]:
     return [{"image": path, "error": faces if isinstance(faces, str) else str(e)} for path, faces in batch]
   records, start = [], 0
   for path, faces in batch:
-    if isinstance(faces, str):
-      records.append({"image": path, "error": faces})
-      continue
-    records.append({"image": path, "faces": face_records(faces, predictions[start:start + len(faces)], trust)})
-    start += len(faces)
+    count = 0 if isinstance(faces, str) else len(faces)
+    records.append(photo_record(path, faces, predictions[start:start + count], trust))
+    start += count
   return records
 
 

@@ -1,13 +1,18 @@
 """`fdp run kubeflow` (compile) and `fdp kubeflow submit|schedule`. Nothing heavy is imported here."""
 import os
+import sys
 
+from cli import beam_options
 from pipeline import configs
 import vocabulary
 
 
 def cmd_compile(args) -> int:
   from kubeflow import runner  # pylint: disable=g-import-not-at-top
-  beam_args = [a for arg in args.beam_args for a in arg.split()] if args.beam_args else None
+  try:
+    beam_args = beam_options.split(args.beam_args) or None
+  except beam_options.BeamArgsError as e:
+    sys.exit(f"fdp: {e}")
   runner.compile_pipeline(
       args.output, image=args.image, data_root=args.data_root, pipeline_root=args.pipeline_root,
       serving_root=args.serving_root, dataset=args.dataset, beam_pipeline_args=beam_args, spans=args.spans,

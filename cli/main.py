@@ -7,6 +7,9 @@ import os
 import sys
 import time
 
+from cli import batch_predict_command
+from cli import beam_local_command
+from cli import beam_options
 from cli import kubeflow_commands
 from cli import predict_command
 from cli import serving_commands
@@ -39,6 +42,7 @@ def _training_config(args, base: hyperparameters.TrainingConfig) -> hyperparamet
 
 def cmd_run_local(args) -> int:
   from pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  beam_args = beam_options.pipeline_args(args)
   home = os.path.abspath(args.home)
   if args.data is None:
     from components import synthetic_faces  # pylint: disable=g-import-not-at-top
@@ -58,7 +62,7 @@ def cmd_run_local(args) -> int:
     training, thresholds, pipeline_name = hyperparameters.TrainingConfig(), configs.EvaluationThresholds(), None
   summary = local_runner.run_local(
       data_root=data_root, dataset=dataset, home=home, training=_training_config(args, training),
-      thresholds=thresholds, beam_workers=args.beam_workers, pipeline_name=pipeline_name,
+      thresholds=thresholds, beam_pipeline_args=beam_args, pipeline_name=pipeline_name,
       wiki_mat=args.wiki_mat, enable_cache=not args.no_cache, verbose=args.verbose)
   print()
   print(summary["text"])
@@ -71,9 +75,11 @@ def cmd_run_local(args) -> int:
 
 def cmd_ingest(args) -> int:
   from components import ingest_job  # pylint: disable=g-import-not-at-top
-  from pipeline import local_runner  # pylint: disable=g-import-not-at-top
-  report = ingest_job.run_ingest(args.dataset, args.dir, args.out, beam_args=local_runner.beam_args(args.beam_workers),
-                                 wiki_mat=args.wiki_mat, show_progress=not args.quiet)
+  beam_args = beam_options.pipeline_args(args)
+  if not os.path.isdir(args.dir):
+    sys.exit(f"fdp ingest: {args.dir}: no such folder")
+  report = ingest_job.run_ingest(args.dataset, args.dir, args.out, beam_args=beam_args,
+                                 wiki_mat=args.wiki_mat, show_progress=not (args.quiet or args.beam_args))
   print(json.dumps(report["counts"], indent=2))
   print(f"TFRecords and ingest_report.json in {os.path.abspath(args.out)}; "
         f"run the pipeline on them with: fdp run local --data {args.out}")
@@ -129,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="start training from the latest blessed model's weights")
   local.add_argument("--home", default=settings.home(), help="outputs, ML Metadata and serving root "
                      "(default: $FDP_HOME or ./fdp_home)")
-  local.add_argument("--beam-workers", type=int, default=1, help=">1: Beam DirectRunner in multi-processing mode")
+  beam_options.add_options(local)
   local.add_argument("--wiki-mat", help="wiki.mat, if not inside the --data folder")
   local.add_argument("--no-cache", action="store_true", help="re-run every component")
   local.add_argument("--verbose", action="store_true", help="show TFX's own logs")
@@ -148,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
   ingest.add_argument("dir", help="the UTKFace folder, or the WIKI wiki_crop folder")
   ingest.add_argument("--out", required=True)
   ingest.add_argument("--wiki-mat", help="wiki.mat, if not inside the WIKI folder")
-  ingest.add_argument("--beam-workers", type=int, default=1)
+  beam_options.add_options(ingest)
   ingest.add_argument("--quiet", action="store_true", help="no progress bar")
   ingest.set_defaults(func=cmd_ingest)
   evaluate = sub.add_parser("evaluate", help="an exported model's metrics on one split of a data folder, "
@@ -162,13 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
   evaluate.set_defaults(func=cmd_evaluate)
   serving_commands.register(sub)
   predict_command.register(sub)
+  batch_predict_command.register(sub)
+  beam_local_command.register(sub)
   web_command.register(sub)
   warmup_command.register(sub)
   return parser
 
 
 def main(argv=None) -> int:
-  args = build_parser().parse_args(argv)
+  args = build_parser().parse_args(beam_options.attach_values(sys.argv[1:] if argv is None else argv))
   return args.func(args)
 
 

@@ -95,9 +95,11 @@ def _install_progress(verbose: bool):
 
 def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig = TrainingConfig(),
               thresholds: EvaluationThresholds = EvaluationThresholds(), beam_workers: int = 1,
+              beam_pipeline_args: Optional[List[str]] = None,
               pipeline_name: Optional[str] = None, wiki_mat: Optional[str] = None,
               enable_cache: bool = True, verbose: bool = False) -> dict:
-  """Runs the whole pipeline; returns the run summary (also written to <home>/runs/...)."""
+  """Runs the whole pipeline; returns the run summary (also written to <home>/runs/...). Beam steps run
+  with `beam_pipeline_args`, else on the DirectRunner with `beam_workers` workers."""
   # pylint: disable=g-import-not-at-top
   from tfx import v1 as tfx
   from components import example_gen
@@ -121,7 +123,7 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
         serving_root=paths.serving_root,
         training=training,
         thresholds=thresholds,
-        beam_pipeline_args=beam_args(beam_workers),
+        beam_pipeline_args=beam_args(beam_workers) if beam_pipeline_args is None else beam_pipeline_args,
         metadata_connection_config=connection_config,
         enable_cache=enable_cache,
         wiki_mat=wiki_mat,

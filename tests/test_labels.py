@@ -15,7 +15,8 @@ def test_gender_cutoff_is_strictly_above_one_half():
 def test_evaluation_and_serving_read_gender_the_same_way():
   p_female = np.array([[0.2], [0.5], [0.8]])
   buckets = np.eye(5)[[0, 1, 2]]
-  served = [faces._classifier_fields({faces.AGE_BUCKET_OUTPUT: buckets, faces.GENDER_OUTPUT: p_female}, i)["gender"]
+  served = [faces.prediction_fields(vocabulary.CLASSIFIER, {faces.AGE_BUCKET_OUTPUT: buckets[i],
+                                                            faces.GENDER_OUTPUT: p_female[i]})["gender"]
             for i in range(3)]
   assert served == ["male", "male", "female"]
   predictions = {vocabulary.GENDER_KEY: p_female, vocabulary.AGE_BUCKET_KEY: buckets}
