@@ -282,6 +282,9 @@ class ModelRegistry:
       log.info("%s version %d unloaded", s.name, s.version)
 
     servable = Servable(model.name, version, path, loaded, on_unloaded=unloaded, run_unload=self._run_unload)
+    if self._stop.is_set():  # the server stopped while this version loaded: never serve it
+      servable.retire()
+      return
     with model.lock:
       model.loading.discard(version)
       model.failed.pop(version, None)
