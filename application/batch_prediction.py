@@ -4,8 +4,8 @@
     -> ListPhotos (a folder stands for its photos, as in `fdp predict`) -> Reshuffle
     -> DetectFaces: read, decode, detect, align, crop (application/faces.py's detect(), the same code
        `fdp predict` runs) -> one (photo, faces | error) per photo, one crop per face
-    -> per model: RunInference with Beam's TensorFlow model handler on the SavedModel's serving
-       signature (crops batched up to `batch_faces`)
+    -> per model: RunInference with SavedModelHandler (below) on the SavedModel's serving signature
+       (crops batched up to `batch_faces`)
     -> joined back per photo (CoGroupByKey) -> the `fdp predict --json` record (application/faces.py)
     -> JSON lines, written as Beam shards PREFIX-00000-of-0000N.
 
