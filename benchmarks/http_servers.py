@@ -13,7 +13,6 @@ Writes benchmarks/results/http_servers.json.
 """
 import argparse
 import pathlib
-import re
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import time
 import numpy as np
 
 from benchmarks import results_file
+from serving.server.subprocess_server import threads_of
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = "http_servers.json"
@@ -65,11 +65,6 @@ def serve(kind: str) -> None:
   threading.Event().wait()
 
 
-def _threads(pid: int) -> int:
-  with open(f"/proc/{pid}/status") as f:
-    return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
-
-
 def _get(port: int, timeout: float):
   import requests  # pylint: disable=g-import-not-at-top
   return requests.get(f"http://127.0.0.1:{port}/", timeout=timeout)
@@ -89,7 +84,7 @@ def slow_clients(process, port: int, count: int) -> dict:
       latency = round((time.perf_counter() - start) * 1000, 1)
     except Exception:  # pylint: disable=broad-except
       latency = "starved"
-    return {"slow_connections": count, "normal_request_ms": latency, "server_threads": _threads(process.pid)}
+    return {"slow_connections": count, "normal_request_ms": latency, "server_threads": threads_of(process.pid)}
   finally:
     for s in sockets:
       s.close()
@@ -135,7 +130,7 @@ def main(argv=None) -> int:
       continue
     port = int(line)
     try:
-      results[kind] = {"idle_threads": _threads(process.pid), **throughput(port),
+      results[kind] = {"idle_threads": threads_of(process.pid), **throughput(port),
                        **slow_clients(process, port, args.slow)}
     finally:
       process.kill()

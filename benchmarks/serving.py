@@ -22,7 +22,6 @@ import json
 import os
 import pathlib
 import platform
-import re
 import shutil
 import socket
 import subprocess
@@ -34,6 +33,7 @@ import time
 import numpy as np
 
 from benchmarks import results_file
+from serving.server.subprocess_server import serve_process, threads_of
 from vocabulary import settings
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -232,19 +232,6 @@ def _child(*args: str):
                           stderr=subprocess.DEVNULL, text=True)
 
 
-def _fdp_serve(serving_root: str, *flags: str):
-  """(process, REST port, gRPC port) of `fdp serve`, once it serves."""
-  process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--model-base-dir", serving_root,
-                              "--rest-port", "0", "--grpc-port", "0", "--host", "127.0.0.1", *flags],
-                             cwd=REPO, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
-  for line in process.stdout:
-    match = re.search(r"REST on 127.0.0.1:(\d+) .* gRPC on 127.0.0.1:(\d+)", line)
-    if match:
-      return process, int(match.group(1)), int(match.group(2))
-  raise RuntimeError("fdp serve did not start")
-
-
 def _stop(*processes) -> None:
   for process in processes:
     process.terminate()
@@ -260,30 +247,35 @@ def raw_faces_per_s(version_dir: str, seconds: float) -> float:
   return faces_per_s
 
 
+def _measure_servers(rows, ours, werkzeug, werkzeug_port, baseline, baseline_port, seconds, faces) -> None:
+  """Every (server, clients) row of the throughput table, appended to `rows`."""
+  _wait_ready(f"http://127.0.0.1:{werkzeug_port}/v1/models/{MODEL}", werkzeug)
+  _wait_ready(f"http://127.0.0.1:{baseline_port}/ready", baseline)
+  runs = [("fdp serve REST (waitress)", "rest", ours.rest_port, CLIENTS),
+          ("fdp serve gRPC", "grpc", ours.grpc_port, CLIENTS),
+          ("REST on werkzeug's development server", "rest", werkzeug_port, WERKZEUG_CLIENTS),
+          ("baseline Flask + Keras model.predict", "baseline", baseline_port, (BASELINE_CLIENTS,))]
+  for name, kind, port, client_counts in runs:
+    for clients in client_counts:
+      row = dict(server=name, **measure(_senders(kind, f"127.0.0.1:{port}", faces), clients, seconds))
+      row["p99_over_p50"] = round(row["p99_ms"] / row["p50_ms"], 2)
+      print(row, flush=True)
+      rows.append(row)
+
+
 def throughput_table(serving_root: str, version_dir: str, seconds: float, faces) -> dict:
   """The raw model is measured before and after the servers (the ratio uses the mean of the two, so a
   change in the machine's load during the run shows as a gap between them)."""
   raw_before = raw_faces_per_s(version_dir, 2 * seconds)
   rows = []
-  ours, rest_port, grpc_port = _fdp_serve(serving_root)
   werkzeug_port, baseline_port = _free_port(), _free_port()
   werkzeug = _child("--werkzeug-server", serving_root, "--port", str(werkzeug_port))
   baseline = _child("--baseline-server", version_dir, "--port", str(baseline_port))
   try:
-    _wait_ready(f"http://127.0.0.1:{werkzeug_port}/v1/models/{MODEL}", werkzeug)
-    _wait_ready(f"http://127.0.0.1:{baseline_port}/ready", baseline)
-    runs = [("fdp serve REST (waitress)", "rest", rest_port, CLIENTS),
-            ("fdp serve gRPC", "grpc", grpc_port, CLIENTS),
-            ("REST on werkzeug's development server", "rest", werkzeug_port, WERKZEUG_CLIENTS),
-            ("baseline Flask + Keras model.predict", "baseline", baseline_port, (BASELINE_CLIENTS,))]
-    for name, kind, port, client_counts in runs:
-      for clients in client_counts:
-        row = dict(server=name, **measure(_senders(kind, f"127.0.0.1:{port}", faces), clients, seconds))
-        row["p99_over_p50"] = round(row["p99_ms"] / row["p50_ms"], 2)
-        print(row, flush=True)
-        rows.append(row)
+    with serve_process("--model-base-dir", serving_root) as ours:
+      _measure_servers(rows, ours, werkzeug, werkzeug_port, baseline, baseline_port, seconds, faces)
   finally:
-    _stop(ours, werkzeug, baseline)
+    _stop(werkzeug, baseline)
   raw_after = raw_faces_per_s(version_dir, 2 * seconds)
   raw = (raw_before + raw_after) / 2
   for row in rows:
@@ -319,12 +311,26 @@ def first_requests_and_pushes(version_dir: str, faces) -> dict:
   """Pushes copies of the classifier into a served root, alternately with and without the warm-up file:
   the first request's latency after each becomes AVAILABLE, over the median of the next five. Meanwhile,
   clients ask for predictions and statuses; a last push is deleted again; every error is counted."""
-  from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
-  from vocabulary import signatures  # pylint: disable=g-import-not-at-top
   root = pathlib.Path(tempfile.mkdtemp(prefix="serving-bench-"))
   version = int(os.path.basename(version_dir))
   shutil.copytree(version_dir, root / MODEL / str(version))
-  server, rest_port, _ = _fdp_serve(str(root), "--poll-seconds", "0.2")
+  try:
+    with serve_process("--model-base-dir", str(root), "--poll-seconds", "0.2") as server:
+      timings, during = _push_under_traffic(root, version_dir, version, int(server.rest_port), faces)
+  finally:
+    shutil.rmtree(root, ignore_errors=True)
+  summary = {}
+  for mode, runs in timings.items():
+    first, warm = np.median([r["first_ms"] for r in runs]), np.median([r["warm_ms"] for r in runs])
+    summary[mode] = {"pushes": runs, "first_p50_ms": round(float(first), 1), "warm_p50_ms": round(float(warm), 1),
+                     "first_over_warm": round(float(first / warm), 2)}
+  return {"first_request_after_push": summary, "during_pushes": during}
+
+
+def _push_under_traffic(root, version_dir: str, version: int, rest_port: int, faces):
+  """(first/warm latencies per push mode, the errors of the background clients)."""
+  from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
+  from vocabulary import signatures  # pylint: disable=g-import-not-at-top
   stop, errors, answered = threading.Event(), [], [0]
 
   def background():
@@ -363,42 +369,28 @@ def first_requests_and_pushes(version_dir: str, faces) -> dict:
     stop.set()
     for thread in clients:
       thread.join(60)
-    _stop(server)
-    shutil.rmtree(root, ignore_errors=True)
-  summary = {}
-  for mode, runs in timings.items():
-    first, warm = np.median([r["first_ms"] for r in runs]), np.median([r["warm_ms"] for r in runs])
-    summary[mode] = {"pushes": runs, "first_p50_ms": round(float(first), 1), "warm_p50_ms": round(float(warm), 1),
-                     "first_over_warm": round(float(first / warm), 2)}
-  return {"first_request_after_push": summary,
-          "during_pushes": {"pushes": 2 * PUSHES_PER_MODE, "deletes": 1, "requests": answered[0],
-                            "errors": len(errors), "first_errors": errors[:3]}}
+  return timings, {"pushes": 2 * PUSHES_PER_MODE, "deletes": 1, "requests": answered[0], "errors": len(errors),
+                   "first_errors": errors[:3]}
 
 
 def slow_clients(serving_root: str) -> dict:
   import requests  # pylint: disable=g-import-not-at-top
-  server, rest_port, _ = _fdp_serve(serving_root)
-  sockets = []
-  try:
-    idle_threads = _threads_of(server.pid)
-    for _ in range(SLOW_CLIENTS):
-      s = socket.create_connection(("127.0.0.1", rest_port), timeout=10)
-      s.sendall(b"POST /v1/models/classifier:predict HTTP/1.1\r\nHost: x\r\n")
-      sockets.append(s)
-    start = time.perf_counter()
-    code = requests.get(f"http://127.0.0.1:{rest_port}/v1/models/{MODEL}", timeout=30).status_code
-    return {"slow_connections": SLOW_CLIENTS, "status_code": code,
-            "status_ms": round((time.perf_counter() - start) * 1000, 1),
-            "server_threads_idle": idle_threads, "server_threads_with_slow_clients": _threads_of(server.pid)}
-  finally:
-    for s in sockets:
-      s.close()
-    _stop(server)
-
-
-def _threads_of(pid: int) -> int:
-  with open(f"/proc/{pid}/status") as f:
-    return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
+  with serve_process("--model-base-dir", serving_root) as server:
+    idle_threads = threads_of(server.process.pid)
+    sockets = []
+    try:
+      for _ in range(SLOW_CLIENTS):
+        s = socket.create_connection(("127.0.0.1", int(server.rest_port)), timeout=10)
+        s.sendall(b"POST /v1/models/classifier:predict HTTP/1.1\r\nHost: x\r\n")
+        sockets.append(s)
+      start = time.perf_counter()
+      code = requests.get(f"http://127.0.0.1:{server.rest_port}/v1/models/{MODEL}", timeout=30).status_code
+      return {"slow_connections": SLOW_CLIENTS, "status_code": code,
+              "status_ms": round((time.perf_counter() - start) * 1000, 1), "server_threads_idle": idle_threads,
+              "server_threads_with_slow_clients": threads_of(server.process.pid)}
+    finally:
+      for s in sockets:
+        s.close()
 
 
 def docs_tables(summary: dict) -> str:

@@ -16,7 +16,8 @@ def cmd_serve(args) -> int:
     args.model_base_dir = shipped_models_dir()  # says where it looked before anything heavy loads
   from serving.server import model_server as server_lib  # pylint: disable=g-import-not-at-top
   from serving.server import settings as settings_lib  # pylint: disable=g-import-not-at-top
-  model_config = _model_config(args)
+  model_config = server_lib.build_model_config(args.model_config, args.model_base_dir, args.model_base_path,
+                                               args.model_name)
   options = server_lib.batching_options(args.batching_parameters, enabled=args.enable_batching)
   settings = settings_lib.ServerSettings(
       host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port, rest_threads=args.rest_threads,
@@ -34,17 +35,6 @@ def cmd_serve(args) -> int:
   print("stopped" if drained else "stopped; requests still running at the end of the drain were cut off",
         flush=True)
   return 0
-
-
-def _model_config(args):
-  """The ModelServerConfig the flags name: a models.config, TF Serving's --model_base_path + --model_name,
-  or a serving root (default: the shipped models)."""
-  from serving.server import config as config_lib  # pylint: disable=g-import-not-at-top
-  if args.model_base_path:
-    return config_lib.model_config_for_base_path(args.model_name, args.model_base_path)
-  if args.model_config:
-    return config_lib.read_model_config(args.model_config)
-  return config_lib.model_config_for_base_dir(args.model_base_dir)
 
 
 def _metrics_path(monitoring_config_file):

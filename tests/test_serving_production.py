@@ -17,7 +17,7 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from serving.server.subprocess_server import PROJECT_ROOT, serve_process
+from serving.server.subprocess_server import PROJECT_ROOT, serve_process, threads_of
 from tests.conftest import UTKFACE_DIR
 import vocabulary
 
@@ -32,11 +32,6 @@ def _jpeg() -> bytes:
   return (UTKFACE_DIR / "26_1_3_20170104235421282.jpg.chip.jpg").read_bytes()
 
 
-def _threads_of(pid: int) -> int:
-  with open(f"/proc/{pid}/status") as f:
-    return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
-
-
 @pytest.fixture(scope="module")
 def served_models(shipped_models, tmp_path_factory):
   root = tmp_path_factory.mktemp("production") / "models"
@@ -49,7 +44,7 @@ def served_models(shipped_models, tmp_path_factory):
 def test_400_slow_clients_neither_starve_a_status_request_nor_grow_threads(served_models):
   with serve_process("--model-base-dir", str(served_models)) as served:
     rest_port, process = served.rest_port, served.process
-    threads_idle = _threads_of(process.pid)
+    threads_idle = threads_of(process.pid)
     sockets = []
     try:
       for _ in range(SLOW_CLIENTS):
@@ -59,7 +54,7 @@ def test_400_slow_clients_neither_starve_a_status_request_nor_grow_threads(serve
       started = time.monotonic()
       response = requests.get(f"http://127.0.0.1:{rest_port}/v1/models/classifier", timeout=10)
       elapsed = time.monotonic() - started
-      threads_loaded = _threads_of(process.pid)
+      threads_loaded = threads_of(process.pid)
     finally:
       for s in sockets:
         s.close()

@@ -70,7 +70,12 @@ class ModelServer:
     self._stopped.wait()
 
 
-def build_model_config(model_config_file: Optional[str], model_base_dir: Optional[str]):
+def build_model_config(model_config_file: Optional[str], model_base_dir: Optional[str],
+                       model_base_path: Optional[str] = None, model_name: str = "default"):
+  """The ModelServerConfig to serve: TF Serving's models.config, or one model's base path (its
+  --model_base_path + --model_name), or a serving root of model folders."""
+  if model_base_path:
+    return config_lib.model_config_for_base_path(model_name, model_base_path)
   if model_config_file:
     return config_lib.read_model_config(model_config_file)
   return config_lib.model_config_for_base_dir(model_base_dir)

@@ -4,6 +4,7 @@ and the project's own); ModelServer takes it whole."""
 import dataclasses
 
 from serving import defaults
+from serving.http_server import HttpOptions
 from serving.server.config import PROMETHEUS_PATH
 
 
@@ -20,6 +21,6 @@ class ServerSettings:
   load_threads: int = 2  # versions loading (and warming up) at once [--num_load_threads]
   metrics_path: str = PROMETHEUS_PATH  # [--monitoring_config_file]'s prometheus_config.path
   drain_seconds: float = defaults.DRAIN_SECONDS
-  idle_timeout_s: float = 30.0  # an idle keep-alive connection is closed after this
-  request_read_timeout_s: float = 15.0  # a request must arrive whole within this of its first byte
-  connection_limit: int = 1000  # open REST connections; past it, new ones wait in the listen backlog
+  idle_timeout_s: float = HttpOptions.idle_timeout_s  # an idle keep-alive connection is closed after this
+  request_read_timeout_s: float = HttpOptions.request_read_timeout_s  # a request must arrive whole in this
+  connection_limit: int = HttpOptions.connection_limit  # open REST connections; past it, the listen backlog

@@ -61,3 +61,9 @@ def fdp_serve(*args: str, env: Optional[Dict[str, str]] = None) -> Iterator[Tupl
   stops it with SIGTERM, after which it must exit 0."""
   with serve_process(*args, env=env) as served:
     yield served.lines, served.rest_port, served.grpc_port
+
+
+def threads_of(pid: int) -> int:
+  """How many threads a process runs now (Linux: /proc/PID/status)."""
+  with open(f"/proc/{pid}/status") as f:
+    return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
