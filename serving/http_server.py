@@ -9,7 +9,10 @@ waitress (pure Python, from the registry; chosen by measurement, see docs/servin
   rest; bodies above `max_request_bytes` are refused with 413 before they are read; keep-alive;
 - errors found before the application runs (a malformed request line, a body too large) answered as JSON
   `{"error": ...}` like the application's own;
-- `stop(grace_s)`: stop accepting, answer what was accepted (bounded by the grace period), then close.
+- `stop(grace_s)`: stop accepting, answer what was accepted (bounded by the grace period), then close. The
+  connections the kernel had already completed when the listener closes are accepted first (none is reset),
+  and a new connection whose request has not arrived yet gets `NEW_CONNECTION_GRACE_S` to send it (as Go's
+  http.Server.Shutdown does); idle keep-alive connections are closed at once.
 """
 import dataclasses
 import json
@@ -27,6 +30,7 @@ from serving import defaults
 
 log = logging.getLogger(__name__)
 POLL_S = 0.02  # how often stop() looks whether the requests in flight are done
+NEW_CONNECTION_GRACE_S = 2.0  # while draining, how long a connection that has sent nothing yet is kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,8 +64,10 @@ class _Channel(waitress_channel.HTTPChannel):
   """Remembers when the request being read began, so a request that takes too long to arrive is cut."""
   error_task_class = _JsonErrorTask
   request_started: Optional[float] = None
+  has_received = False  # any byte yet (a fresh connection's request may still be on its way)
 
   def received(self, data):
+    self.has_received = self.has_received or bool(data)
     before = self.request
     result = super().received(data)
     if self.request is None:
@@ -83,6 +89,37 @@ class _Server(waitress_server.TcpWSGIServer):
       if started is not None and started < cutoff and not channel.requests:
         channel.will_close = True
 
+  listener_closing: Optional[threading.Event] = None  # set by HttpServer.stop(); the loop thread closes
+  listener_closed: Optional[threading.Event] = None
+
+  def readable(self):
+    if self.listener_closing is not None and self.listener_closing.is_set() and not self.listener_closed.is_set():
+      self.close_listener()
+      return False
+    return super().readable()
+
+  def close_listener(self) -> None:
+    """On the event loop's thread: accepts every connection the kernel has completed (closing the listener
+    would reset them), then closes the listener so the kernel refuses new ones."""
+    while True:
+      try:
+        pair = self.accept()
+      except OSError:
+        break
+      if pair is None:
+        break
+      connection, address = pair
+      try:
+        self.set_socket_options(connection)
+      except OSError:  # the client already hung up
+        connection.close()
+        continue
+      self.channel_class(self, connection, self.fix_addr(address), self.adj, map=self._map)
+    self.accepting = False
+    self.del_channel()
+    self.socket.close()
+    self.listener_closed.set()
+
 
 class HttpServer:
   """`app` (a WSGI application) on host:port; start() serves on a background thread; port 0 picks a free
@@ -101,6 +138,7 @@ class HttpServer:
                            ident="fdp", expose_tracebacks=False, clear_untrusted_proxy_headers=True,
                            channel_request_lookahead=1)  # gives environ["waitress.client_disconnected"]
     self._server.request_read_timeout_s = options.request_read_timeout_s
+    self._server.listener_closing, self._server.listener_closed = threading.Event(), threading.Event()
     self.port = self._server.effective_port
     self._thread: Optional[threading.Thread] = None
 
@@ -132,26 +170,43 @@ class HttpServer:
   def _channels(self):
     return list(self._server.active_channels.values())
 
+  @staticmethod
+  def _idle(channel, new_since: float) -> bool:
+    """Nothing to answer or send and no request arriving: a keep-alive connection between requests, or a
+    new one that has sent nothing since `new_since` (waitress stamps creation_time with time.time())."""
+    waiting = not channel.requests and not channel.total_outbufs_len and channel.request is None
+    return waiting and (channel.has_received or channel.creation_time < new_since)
+
   def _busy(self) -> bool:
-    """A request accepted and not yet answered to the last byte."""
-    return bool(self._in_app) or any(ch.requests or ch.total_outbufs_len for ch in self._channels())
+    """A request accepted and not yet answered to the last byte, or one that may still arrive."""
+    new_since = time.time() - NEW_CONNECTION_GRACE_S
+    return bool(self._in_app) or not all(self._idle(channel, new_since) for channel in self._channels())
 
   def _close_idle_connections(self) -> None:
-    """Connections with no request accepted and nothing left to send (keep-alive, or a request still
-    arriving) are closed; their clients reconnect and are refused."""
+    """Idle connections are closed (their clients reconnect and are refused)."""
+    new_since = time.time() - NEW_CONNECTION_GRACE_S
     for channel in self._channels():
-      if not channel.requests and not channel.total_outbufs_len:
+      if self._idle(channel, new_since):
         channel.will_close = True
     self._server.pull_trigger()
+
+  def _close_listener(self) -> None:
+    server = self._server
+    if server.listener_closed.is_set():
+      return
+    server.listener_closing.set()
+    if self._thread is not None and self._thread.is_alive():
+      server.pull_trigger()
+      if server.listener_closed.wait(timeout=5):
+        return
+    server.close_listener()  # no event loop running: here
 
   def stop(self, grace_s: float = 0.0) -> bool:
     """Stops accepting connections at once, waits up to `grace_s` for the requests already accepted (closing
     each connection once it has nothing left to answer), then closes everything. True when nothing accepted
     was cut off."""
     self.draining.set()
-    self._server.accepting = False
-    self._server.del_channel()  # out of the event loop
-    self._server.socket.close()  # and the kernel refuses new connections
+    self._close_listener()
     end = time.monotonic() + grace_s
     while True:
       self._close_idle_connections()

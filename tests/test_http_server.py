@@ -149,6 +149,42 @@ def test_stop_answers_the_accepted_requests_then_refuses_new_ones():
     requests.get(_url(server), timeout=5)
 
 
+def test_stop_answers_the_connections_queued_in_the_kernel_and_a_request_still_arriving():
+  """With the listener paused at its connection limit, requests wait in the kernel's backlog: stop() accepts
+  them before closing the listener (closing would reset them), finishes reading a request that was half in,
+  and closes connections that sent nothing once NEW_CONNECTION_GRACE_S has passed."""
+  server = http_server.HttpServer(_app, "127.0.0.1", 0, http_server.HttpOptions(threads=2, connection_limit=6)).start()
+  half = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+  half.sendall(b"GET /half HTTP/1.1\r\nHost: x\r\n")
+  silent = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(8)]
+  queued = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(5)]
+  try:
+    for s in queued:
+      s.sendall(b"GET /queued HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    queued[-1].settimeout(0.5)
+    with pytest.raises(socket.timeout):  # behind the connection limit: not accepted yet
+      queued[-1].recv(1)
+    queued[-1].settimeout(10)
+    drained = []
+    stopping = threading.Thread(target=lambda: drained.append(server.stop(grace_s=10)))
+    started = time.monotonic()
+    stopping.start()
+    time.sleep(0.5)
+    half.sendall(b"\r\n")  # the rest of the half-sent request, after stop() began
+    assert b'"/half"' in _response(half)
+    for s in queued:
+      assert b'"/queued"' in _response(s)
+    for s in silent:
+      assert s.recv(4096) == b""  # closed unanswered: they never asked anything
+    stopping.join(15)
+    assert drained == [True] and time.monotonic() - started < 2 * http_server.NEW_CONNECTION_GRACE_S + 3
+  finally:
+    for s in [half, *silent, *queued]:
+      s.close()
+  with pytest.raises(requests.ConnectionError):
+    requests.get(_url(server), timeout=5)
+
+
 def test_stop_cuts_off_what_outlasts_the_grace_period():
   server = http_server.HttpServer(_app, "127.0.0.1", 0, http_server.HttpOptions(threads=2)).start()
   threading.Thread(target=lambda: requests.get(_url(server, "/sleep?s=3"), timeout=10), daemon=True).start()
