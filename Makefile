@@ -9,6 +9,10 @@ PY := $(VENV)/bin/python
 DATA ?=
 ARGS ?=
 PYTEST_ARGS ?=
+# pytest-xdist workers; tests/conftest.py keeps each module, and the modules sharing a slow session
+# fixture, on one worker (--dist loadgroup), and hands out the slow groups first. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 .PHONY: run test test-fast venv browser lock clean
 
@@ -29,13 +33,13 @@ browser:
 	scripts/ensure-browser.sh
 
 test: venv browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # A couple of minutes: no dataset (FDP_DATASETS may point nowhere), no browser, no pipeline run
 # (markers in pytest.ini).
 FAST := not datasets and not browser and not training
 test-fast: venv
-	$(PY) -m pytest -m "$(FAST)" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "$(FAST)" $(PYTEST_ARGS)
 
 # Re-resolve requirements.in into the lock file (after editing requirements.in).
 lock:

@@ -4,6 +4,12 @@
 Tiers (markers registered in pytest.ini): a test that takes a dataset fixture (or lives in a module that
 takes a dataset path from here) is marked `datasets`; one that runs the whole pipeline `training`; one that
 drives the browser `browser`. `make test-fast` runs the rest.
+
+`make test` runs the suite on pytest-xdist workers (`--dist loadgroup`): each module is one group, so its
+module-scoped fixtures (a server, the portable runner) start once, and the modules sharing an expensive
+session fixture (the e2e pipeline run, the whole UTKFace ingested) form one group, so it is built once; the
+groups that train or read the datasets come first in the collection (`--no-loadscope-reorder` keeps that
+order), so the two workers start on the long ones.
 """
 import functools
 import os
@@ -30,8 +36,39 @@ FIXTURE_MARKERS = {"utkface_dir": ("datasets",), "wiki_mat": ("datasets",), "aaf
                    "utkface_records": ("datasets",), "e2e_pipeline": ("datasets", "training"),
                    "browser": ("browser",)}
 DATASET_PATHS = ("DATASETS", "UTKFACE_DIR", "WIKI_MAT", "AAF_DIR")
+# Session fixtures that take minutes: the modules using one run on the same xdist worker.
+SHARED_SESSION_FIXTURES = ("e2e_pipeline", "utkface_records")
 
 
+def _module(item) -> str:
+  return item.module.__name__ if item.module else item.nodeid
+
+
+def _xdist_groups(items) -> dict:
+  """module name -> its xdist group: a shared session fixture one of its tests uses, else the module."""
+  groups = {}
+  for item in items:
+    shared = next((name for name in SHARED_SESSION_FIXTURES if name in getattr(item, "fixturenames", ())), None)
+    if shared:
+      groups[_module(item)] = shared
+    else:
+      groups.setdefault(_module(item), _module(item))
+  return groups
+
+
+def _slowest_groups_first(items, groups) -> list:
+  """The items, groups that train or build a shared session fixture first, then those reading datasets,
+  then the rest (the order is otherwise kept): with --no-loadscope-reorder the workers start on the long
+  groups and the short ones fill in at the end."""
+  weight = {}
+  for item in items:
+    slow = item.get_closest_marker("training") or groups[_module(item)] in SHARED_SESSION_FIXTURES
+    rank = 2 if slow else 1 if item.get_closest_marker("datasets") else 0
+    weight[groups[_module(item)]] = max(rank, weight.get(groups[_module(item)], 0))
+  return sorted(items, key=lambda item: -weight[groups[_module(item)]])
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups
 def pytest_collection_modifyitems(items):
   for item in items:
     names = set(getattr(item, "fixturenames", ()))
@@ -41,6 +78,10 @@ def pytest_collection_modifyitems(items):
       markers.add("datasets")
     for marker in sorted(markers):
       item.add_marker(marker)
+  groups = _xdist_groups(items)
+  for item in items:
+    item.add_marker(pytest.mark.xdist_group(groups[_module(item)]))
+  items[:] = _slowest_groups_first(items, groups)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -74,6 +115,12 @@ def utkface_records(tmp_path_factory) -> pathlib.Path:
   out = tmp_path_factory.mktemp("utkface-records")
   ingest_job.run_ingest("utkface", str(_require(UTKFACE_DIR)), str(out), show_progress=False)
   return out
+
+
+@pytest.fixture(scope="session")
+def utkface_subset(utkface_dir):
+  """real_utkface_subset for a test (through utkface_dir, which marks the test `datasets`)."""
+  return real_utkface_subset
 
 
 def real_utkface_subset(count: int, dest: pathlib.Path) -> pathlib.Path:

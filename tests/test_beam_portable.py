@@ -12,7 +12,7 @@ import pytest
 from cli import beam_local_command
 from cli import beam_options
 from serving.server.subprocess_server import fdp_serve
-from tests.conftest import REPO, real_utkface_subset
+from tests.conftest import REPO
 from tests.test_ingest import read_ingested
 
 
@@ -35,9 +35,9 @@ def beam_args(runner) -> str:
   return " ".join(runner.beam_args())
 
 
-def test_ingest_on_the_portable_runner_writes_the_direct_runners_examples(portable_runner, tmp_path):
+def test_ingest_on_the_portable_runner_writes_the_direct_runners_examples(portable_runner, utkface_subset, tmp_path):
   from components import ingest_job
-  data = real_utkface_subset(300, tmp_path / "utkface")
+  data = utkface_subset(300, tmp_path / "utkface")
   ingest_job.run_ingest("utkface", str(data), str(tmp_path / "direct"), show_progress=False)
   done = fdp("ingest", "utkface", str(data), "--out", str(tmp_path / "portable"),
              "--beam-args", beam_args(portable_runner))
@@ -105,15 +105,20 @@ def test_batch_predict_on_the_portable_runner_agrees_with_fdp_predict(portable_r
   assert_records_agree(batch, records_by_image(served.stdout.splitlines()))
 
 
+# The Beam steps are under test, not the models: one epoch each, small images.
+SHORT_TRAINING = ("--epochs", "1", "--regressor-epochs", "1", "--image-size", "48")
+
+
 def jobs_run(runner) -> int:
   with open(os.path.join(runner.log_dir, "beam-job-service.log")) as f:
     return f.read().count("Running job")
 
 
+@pytest.mark.training
 def test_the_smoke_pipeline_runs_to_the_end_on_the_portable_runner(portable_runner, tmp_path):
   jobs_before = jobs_run(portable_runner)
   done = fdp("run", "local", "--home", str(tmp_path / "home"), "--beam-args", beam_args(portable_runner),
-             timeout=1200)
+             *SHORT_TRAINING, timeout=1200)
   assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
   [summary_file] = (tmp_path / "home" / "runs").glob("*/*.json")
   summary = json.loads(summary_file.read_text())

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import evaluate
 from pipeline import metrics
-from tests.conftest import REPO, real_utkface_subset
+from tests.conftest import REPO
 from vocabulary import layout
 import vocabulary
 
@@ -69,10 +69,9 @@ def test_age_ranges_meet_at_their_edges():
       "age=0-9": [0, 1], "age=10-17": [2, 3], "age=18-59": [4, 5], "age=60+": [6, 7]}
 
 
-@pytest.mark.datasets
-def test_a_raw_folder_is_split_as_the_pipeline_splits_it(tmp_path):
+def test_a_raw_folder_is_split_as_the_pipeline_splits_it(utkface_subset, tmp_path):
   from components import ingest_job
-  folder = real_utkface_subset(300, tmp_path / "utkface")
+  folder = utkface_subset(300, tmp_path / "utkface")
   ingest_job.run_ingest("utkface", str(folder), str(tmp_path / "ingested"), show_progress=False)
   for split in layout.SPLITS:
     raw, ingested = evaluate.read_split(str(folder), split), evaluate.read_split(str(tmp_path / "ingested"), split)

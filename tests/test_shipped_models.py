@@ -1,6 +1,8 @@
 """The trained models shipped in models/: `fdp evaluate` re-computes, on the real held-out test split,
 the figures of the quality report (benchmarks/results/quality.json, which README.md and the model card
 quote); the models are small, and `fdp serve` / `fdp predict` use them on a fresh clone."""
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -8,6 +10,7 @@ import sys
 
 import pytest
 
+from cli import main as cli_main
 from pipeline import evaluate
 from serving import defaults
 from serving.server.subprocess_server import fdp_serve
@@ -33,12 +36,15 @@ def reported():
 
 @pytest.fixture(scope="module")
 def evaluated(utkface_records):
+  """`fdp evaluate --json` of each shipped model (in this process: TensorFlow is loaded already)."""
   reports = {}
   for kind in vocabulary.MODELS:
-    result = _fdp("evaluate", "--model", os.path.join(defaults.SHIPPED_MODELS_DIR, kind),
-                  "--data", str(utkface_records), "--split", "test", "--json")
-    assert result.returncode == 0, result.stderr[-2000:]
-    reports[kind] = json.loads(result.stdout)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+      code = cli_main.main(["evaluate", "--model", os.path.join(defaults.SHIPPED_MODELS_DIR, kind),
+                            "--data", str(utkface_records), "--split", "test", "--json"])
+    assert code == 0
+    reports[kind] = json.loads(out.getvalue())
   return reports
 
 

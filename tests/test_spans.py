@@ -33,14 +33,16 @@ def test_the_next_run_picks_up_a_new_span(tmp_path):
 def test_a_new_span_with_another_age_distribution_is_reported_as_drift(tmp_path):
   from pipeline import configs
   from pipeline import local_runner
+  from trainer import hyperparameters
+  training = hyperparameters.TrainingConfig(epochs=1, regressor_epochs=1, image_size=48, batch_size=32)
   data = tmp_path / "data"
   synthetic_faces.write_dataset(str(data / "span-1"), count=120, size=48, seed=1)
-  first = local_runner.run_local(str(data), "utkface", str(tmp_path / "home"), training=configs.SMOKE_TRAINING,
+  first = local_runner.run_local(str(data), "utkface", str(tmp_path / "home"), training=training,
                                  thresholds=configs.SMOKE_THRESHOLDS)
   assert "drift: first run" in first["text"]
   synthetic_faces.write_dataset(str(data / "span-2"), count=120, size=48, seed=2, ages=(1, 12))
   with pytest.raises(drift.DataDriftError) as error:
-    local_runner.run_local(str(data), "utkface", str(tmp_path / "home"), training=configs.SMOKE_TRAINING,
+    local_runner.run_local(str(data), "utkface", str(tmp_path / "home"), training=training,
                            thresholds=configs.SMOKE_THRESHOLDS)
   header, *drifted = str(error.value).splitlines()
   assert header == "data drift against the previous statistics, stopping before training:"
