@@ -143,6 +143,7 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
       "training": dataclasses.asdict(training), "metadata_path": paths.metadata_path,
       "serving_root": paths.serving_root,
       "components": [{"id": r.node_id, "state": r.state, "seconds": r.seconds} for r in runs],
+      "splits": run_summary.split_sizes(runs),
       "models": [dataclasses.asdict(m) for m in models],
       "text": run_summary.format_summary(runs, models),
   }

@@ -1,11 +1,12 @@
-"""What a pipeline run did, read back from ML Metadata: per-component state and wall time, each
-model's evaluation metrics, whether it was blessed, and where it was pushed."""
+"""What a pipeline run did, read back from ML Metadata: per-component state and wall time, the examples in
+each split, each model's evaluation metrics, whether it was blessed, and where it was pushed."""
 import dataclasses
 from typing import Dict, List, Optional
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from vocabulary import layout
 import vocabulary
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
@@ -107,6 +108,16 @@ def model_results(runs: List[ComponentRun]) -> List[ModelResult]:
   return results
 
 
+def split_sizes(runs: List[ComponentRun]) -> Dict[str, int]:
+  """{split: examples} of the run's ingested examples, from the counts the ExampleGen recorded on its
+  artifact ({} for TFRecords imported as they are)."""
+  for run in runs:
+    for examples in run.outputs.get("examples", [])[:1]:
+      if _custom(examples, "ingest_examples") is not None:
+        return {split: _custom(examples, f"ingest_split_{split}") or 0 for split in layout.SPLITS}
+  return {}
+
+
 def drift_line(runs: List[ComponentRun]) -> Optional[str]:
   from components import drift  # pylint: disable=g-import-not-at-top
   for run in runs:
@@ -120,6 +131,9 @@ def format_summary(runs: List[ComponentRun], models: List[ModelResult]) -> str:
   lines = [f"{'component':<{width}}  {'state':<9} {'seconds':>8}", "-" * (width + 20)]
   lines += [f"{r.node_id:<{width}}  {r.state:<9} {r.seconds:>8.1f}" for r in runs]
   lines.append("")
+  sizes = split_sizes(runs)
+  if sizes:
+    lines.append("examples: " + ", ".join(f"{split} {count:,}" for split, count in sizes.items()))
   drift = drift_line(runs)
   if drift:
     lines.append(drift)

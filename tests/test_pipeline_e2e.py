@@ -137,6 +137,10 @@ def test_the_blessing_split_was_never_seen_by_training_or_model_selection(e2e_pi
     fit, selection = (_image_hashes(store, transformed, s) for s in (fit_splits, selection_splits))
     blessing = _image_hashes(store, raw, blessing_splits)
     assert len(fit) > 600 and len(selection) > 40 and len(blessing) > 60, (len(fit), len(selection), len(blessing))
+    # The run summary's split sizes are those the readers found.
+    sizes = summary["splits"]
+    assert (sizes[layout.TRAIN], sizes[layout.VALIDATION], sizes[layout.EVAL]) == (len(fit), len(selection), len(blessing))
+    assert f"examples: train {len(fit):,}, validation {len(selection):,}, eval {len(blessing):,}, test " in summary["text"]
     assert not set(fit) & set(selection) and not set(fit) & set(blessing) and not set(selection) & set(blessing)
     # The Trainer's own record: it fit on, and chose its epoch on, exactly that many images.
     with open(os.path.join(_output_uri(store, trainer, "model_run"), "training_history.json")) as f:
@@ -184,4 +188,5 @@ def test_pushed_models_carry_warm_up_requests_that_the_server_replays(e2e_pipeli
     records = list(tf.data.TFRecordDataset(os.path.join(model["pushed_path"], signatures.WARMUP_REQUESTS_FILE)))
     assert len(records) == len(warmup.WARMUP_BATCH_SIZES)
     assert saved_model.LoadedModel(model["pushed_path"]).warmup_requests == len(warmup.WARMUP_BATCH_SIZES)
+
 
