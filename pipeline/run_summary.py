@@ -112,9 +112,9 @@ def split_sizes(runs: List[ComponentRun]) -> Dict[str, int]:
   """{split: examples} of the run's ingested examples, from the counts the ExampleGen recorded on its
   artifact ({} for TFRecords imported as they are)."""
   for run in runs:
-    for examples in run.outputs.get("examples", [])[:1]:
-      if _custom(examples, "ingest_examples") is not None:
-        return {split: _custom(examples, f"ingest_split_{split}") or 0 for split in layout.SPLITS}
+    examples = run.outputs.get("examples")
+    if examples and _custom(examples[0], "ingest_examples") is not None:
+      return {split: _custom(examples[0], f"ingest_split_{split}") or 0 for split in layout.SPLITS}
   return {}
 
 

@@ -89,14 +89,27 @@ class _Server(waitress_server.TcpWSGIServer):
       if started is not None and started < cutoff and not channel.requests:
         channel.will_close = True
 
-  listener_closing: Optional[threading.Event] = None  # set by HttpServer.stop(); the loop thread closes
-  listener_closed: Optional[threading.Event] = None
+  def __init__(self, *args, **kwargs):
+    self.listener_closing = threading.Event()  # set by stop_listening(); the loop thread closes the listener
+    self.listener_closed = threading.Event()
+    super().__init__(*args, **kwargs)
 
   def readable(self):
-    if self.listener_closing is not None and self.listener_closing.is_set() and not self.listener_closed.is_set():
+    if self.listener_closing.is_set() and not self.listener_closed.is_set():
       self.close_listener()
       return False
     return super().readable()
+
+  def stop_listening(self, loop_running: bool) -> None:
+    """Has the event loop's thread run close_listener() (here when no loop runs, or it does not answer)."""
+    if self.listener_closed.is_set():
+      return
+    self.listener_closing.set()
+    if loop_running:
+      self.pull_trigger()
+      if self.listener_closed.wait(timeout=5):
+        return
+    self.close_listener()
 
   def close_listener(self) -> None:
     """On the event loop's thread: accepts every connection the kernel has completed (closing the listener
@@ -138,7 +151,6 @@ class HttpServer:
                            ident="fdp", expose_tracebacks=False, clear_untrusted_proxy_headers=True,
                            channel_request_lookahead=1)  # gives environ["waitress.client_disconnected"]
     self._server.request_read_timeout_s = options.request_read_timeout_s
-    self._server.listener_closing, self._server.listener_closed = threading.Event(), threading.Event()
     self.port = self._server.effective_port
     self._thread: Optional[threading.Thread] = None
 
@@ -190,23 +202,12 @@ class HttpServer:
         channel.will_close = True
     self._server.pull_trigger()
 
-  def _close_listener(self) -> None:
-    server = self._server
-    if server.listener_closed.is_set():
-      return
-    server.listener_closing.set()
-    if self._thread is not None and self._thread.is_alive():
-      server.pull_trigger()
-      if server.listener_closed.wait(timeout=5):
-        return
-    server.close_listener()  # no event loop running: here
-
   def stop(self, grace_s: float = 0.0) -> bool:
     """Stops accepting connections at once, waits up to `grace_s` for the requests already accepted (closing
     each connection once it has nothing left to answer), then closes everything. True when nothing accepted
     was cut off."""
     self.draining.set()
-    self._close_listener()
+    self._server.stop_listening(loop_running=self._thread is not None and self._thread.is_alive())
     end = time.monotonic() + grace_s
     while True:
       self._close_idle_connections()

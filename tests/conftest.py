@@ -62,9 +62,10 @@ def _slowest_groups_first(items, groups) -> list:
   groups and the short ones fill in at the end."""
   weight = {}
   for item in items:
-    slow = item.get_closest_marker("training") or groups[_module(item)] in SHARED_SESSION_FIXTURES
+    group = groups[_module(item)]
+    slow = item.get_closest_marker("training") or group in SHARED_SESSION_FIXTURES
     rank = 2 if slow else 1 if item.get_closest_marker("datasets") else 0
-    weight[groups[_module(item)]] = max(rank, weight.get(groups[_module(item)], 0))
+    weight[group] = max(rank, weight.get(group, 0))
   return sorted(items, key=lambda item: -weight[groups[_module(item)]])
 
 
@@ -175,6 +176,13 @@ def decompression_bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
 # Three short epochs (two more for the regressor's fine-tuning): enough for both models to beat an
 # untrained one (the blessing-gate test needs that).
 E2E_TRAINING = dict(epochs=3, regressor_epochs=2, image_size=48, batch_size=32)
+# For the pipeline runs that test Beam or drift, not the models: one epoch each.
+SHORT_TRAINING = dict(E2E_TRAINING, epochs=1, regressor_epochs=1)
+
+
+def training_flags(training: dict) -> list:
+  """`fdp run local`'s flags for a recipe: {"image_size": 48} -> ["--image-size", "48"]."""
+  return [part for key, value in training.items() for part in (f"--{key.replace('_', '-')}", str(value))]
 
 
 @pytest.fixture(scope="session")
@@ -193,9 +201,7 @@ def e2e_pipeline(tmp_path_factory):
   data = real_utkface_subset(1000, root / "utkface")
   home = root / "home"
   cmd = [sys.executable, "-m", "cli", "run", "local", "--data", str(data), "--home", str(home),
-         "--epochs", str(E2E_TRAINING["epochs"]), "--regressor-epochs", str(E2E_TRAINING["regressor_epochs"]),
-         "--image-size", str(E2E_TRAINING["image_size"]),
-         "--batch-size", str(E2E_TRAINING["batch_size"])]
+         *training_flags(E2E_TRAINING)]
   killed = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
   deadline = time.time() + 600
   for line in killed.stdout:

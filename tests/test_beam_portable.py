@@ -12,7 +12,7 @@ import pytest
 from cli import beam_local_command
 from cli import beam_options
 from serving.server.subprocess_server import fdp_serve
-from tests.conftest import REPO
+from tests.conftest import REPO, SHORT_TRAINING, training_flags
 from tests.test_ingest import read_ingested
 
 
@@ -105,10 +105,6 @@ def test_batch_predict_on_the_portable_runner_agrees_with_fdp_predict(portable_r
   assert_records_agree(batch, records_by_image(served.stdout.splitlines()))
 
 
-# The Beam steps are under test, not the models: one epoch each, small images.
-SHORT_TRAINING = ("--epochs", "1", "--regressor-epochs", "1", "--image-size", "48")
-
-
 def jobs_run(runner) -> int:
   with open(os.path.join(runner.log_dir, "beam-job-service.log")) as f:
     return f.read().count("Running job")
@@ -118,7 +114,7 @@ def jobs_run(runner) -> int:
 def test_the_smoke_pipeline_runs_to_the_end_on_the_portable_runner(portable_runner, tmp_path):
   jobs_before = jobs_run(portable_runner)
   done = fdp("run", "local", "--home", str(tmp_path / "home"), "--beam-args", beam_args(portable_runner),
-             *SHORT_TRAINING, timeout=1200)
+             *training_flags(SHORT_TRAINING), timeout=1200)
   assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
   [summary_file] = (tmp_path / "home" / "runs").glob("*/*.json")
   summary = json.loads(summary_file.read_text())

@@ -188,5 +188,3 @@ def test_pushed_models_carry_warm_up_requests_that_the_server_replays(e2e_pipeli
     records = list(tf.data.TFRecordDataset(os.path.join(model["pushed_path"], signatures.WARMUP_REQUESTS_FILE)))
     assert len(records) == len(warmup.WARMUP_BATCH_SIZES)
     assert saved_model.LoadedModel(model["pushed_path"]).warmup_requests == len(warmup.WARMUP_BATCH_SIZES)
-
-

@@ -6,6 +6,7 @@ from ml_metadata import metadata_store
 from tfx import v1 as tfx
 
 from components import drift, example_gen, synthetic_faces
+from tests.conftest import SHORT_TRAINING
 
 
 def _run_example_gen(data_root, home):
@@ -34,7 +35,7 @@ def test_a_new_span_with_another_age_distribution_is_reported_as_drift(tmp_path)
   from pipeline import configs
   from pipeline import local_runner
   from trainer import hyperparameters
-  training = hyperparameters.TrainingConfig(epochs=1, regressor_epochs=1, image_size=48, batch_size=32)
+  training = hyperparameters.TrainingConfig(**SHORT_TRAINING)
   data = tmp_path / "data"
   synthetic_faces.write_dataset(str(data / "span-1"), count=120, size=48, seed=1)
   first = local_runner.run_local(str(data), "utkface", str(tmp_path / "home"), training=training,
