@@ -22,6 +22,7 @@ from apache_beam.ml.inference import base as inference
 
 from application import faces
 from application import trust as trust_lib
+from vocabulary import layout
 from vocabulary import signatures
 
 COUNTERS = "batch_predict"
@@ -78,12 +79,12 @@ def latest_versions(serving_root: str, models: Sequence[str]) -> Dict[str, str]:
   """{model: its newest SavedModel folder under serving_root (<model>/<version>/saved_model.pb)}."""
   found = {}
   for model in models:
-    versions = [path.rsplit("/", 2)[-2] for path in _match(FileSystems.join(serving_root, model, "*", "saved_model.pb"))]
-    versions = [v for v in versions if v.isdigit()]
-    if not versions:
+    newest = layout.newest_version(path.rsplit("/", 2)[-2] for path in _match(
+        FileSystems.join(serving_root, model, "*", layout.SAVED_MODEL_FILE)))
+    if newest is None:
       raise InputError(f"--serving-root {serving_root}: no {model} SavedModel in {FileSystems.join(serving_root, model)} "
                        "(expected numbered version folders, as the Pusher writes them)")
-    found[model] = FileSystems.join(serving_root, model, max(versions, key=int))
+    found[model] = FileSystems.join(serving_root, model, newest)
   return found
 
 

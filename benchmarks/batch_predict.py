@@ -73,7 +73,7 @@ def main() -> int:
   parser.add_argument("--portable", action="store_true", help="also on the portable runner (external workers)")
   parser.add_argument("--out", default="batch_predict.json", help="a file name under benchmarks/results/, or a path")
   args = parser.parse_args()
-  from serving.server.subprocess_server import fdp_serve  # pylint: disable=g-import-not-at-top
+  from tests.serve_process import fdp_serve  # pylint: disable=g-import-not-at-top
   from cli import beam_local_command  # pylint: disable=g-import-not-at-top
 
   with tempfile.TemporaryDirectory(prefix="fdp-batch-bench-") as tmp:

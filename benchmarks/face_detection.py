@@ -230,9 +230,10 @@ def main() -> int:
   parser.add_argument("--out", default=os.path.join(RESULTS, "face_detection.json"))
   args = parser.parse_args()
   from serving.client import model_client as client_lib  # pylint: disable=g-import-not-at-top
+  from serving.server import model_config  # pylint: disable=g-import-not-at-top
   from serving.server import model_server as server_lib  # pylint: disable=g-import-not-at-top
   from application.web import app as app_lib  # pylint: disable=g-import-not-at-top
-  server = server_lib.ModelServer(server_lib.build_model_config(None, args.serving_root), rest_port=0,
+  server = server_lib.ModelServer(model_config.build(None, args.serving_root), rest_port=0,
                                   grpc_port=0, host="127.0.0.1").start()
   clients = {client_lib.REST: client_lib.connect(f"127.0.0.1:{server.rest_port}", client_lib.REST),
              client_lib.GRPC: client_lib.connect(f"127.0.0.1:{server.grpc_port}", client_lib.GRPC)}
@@ -261,7 +262,7 @@ def main() -> int:
     client.close()
   server.stop()
   if not args.skip_aaf:
-    from serving.server.subprocess_server import fdp_serve  # pylint: disable=g-import-not-at-top
+    from tests.serve_process import fdp_serve  # pylint: disable=g-import-not-at-top
     with fdp_serve("--model-base-dir", args.serving_root) as (_, rest_port, _):
       for detector in detectors:
         mtcnn = detector == "mtcnn"

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from benchmarks import results_file
-from serving.server.subprocess_server import threads_of
+from tests.serve_process import threads_of
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = "http_servers.json"

@@ -90,7 +90,7 @@ def score(rows: List[dict], records: Dict[str, dict]) -> dict:
 def predict_with_fdp(paths: List[str], models_dir: str, detector: Optional[str] = None) -> Dict[str, dict]:
   """`fdp serve` on the models folder + `fdp predict --json --model both` over the photos:
   file name -> the JSON record fdp predict printed."""
-  from serving.server.subprocess_server import fdp_serve  # pylint: disable=g-import-not-at-top
+  from tests.serve_process import fdp_serve  # pylint: disable=g-import-not-at-top
   with fdp_serve("--model-base-dir", models_dir) as (_, rest_port, _):
     command = [sys.executable, "-m", "cli", "predict", "--json", "--model", "both",
                "--server", f"127.0.0.1:{rest_port}"] + (["--detector", detector] if detector else []) + paths

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from typing import Union
 
+from vocabulary import layout
 from vocabulary import settings
 import vocabulary
 
@@ -27,7 +28,7 @@ def git_commit(repo: str = REPO) -> str:
 
 def model_versions(models_dir: str) -> dict:
   """{folder (relative to the checkout when inside it), kind: version} of the models in a serving root."""
-  versions = {kind: max((v for v in os.listdir(os.path.join(models_dir, kind)) if v.isdigit()), key=int)
+  versions = {kind: layout.newest_version(os.listdir(os.path.join(models_dir, kind)))
               for kind in vocabulary.MODELS if os.path.isdir(os.path.join(models_dir, kind))}
   return {"folder": portable(os.path.abspath(models_dir)), **versions}
 

@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from benchmarks import results_file
-from serving.server.subprocess_server import serve_process, threads_of
+from tests.serve_process import serve_process, threads_of
 from vocabulary import settings
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -79,7 +79,7 @@ def run_raw(model_dir: str, seconds: float) -> None:
 def run_werkzeug_server(serving_root: str, port: int) -> None:
   """fdp serve's REST application on werkzeug's threaded development server (a thread per connection)."""
   from werkzeug import serving as werkzeug_serving  # pylint: disable=g-import-not-at-top
-  from serving.server import batching, config, core, registry, rest, saved_model  # pylint: disable=g-import-not-at-top
+  from serving.server import batching, core, model_config, registry, rest, servables  # pylint: disable=g-import-not-at-top
 
   class KeepAlive(werkzeug_serving.WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -87,8 +87,8 @@ def run_werkzeug_server(serving_root: str, port: int) -> None:
     def log_request(self, *args, **kwargs):
       pass
 
-  models = registry.ModelRegistry(config.model_config_for_base_dir(serving_root),
-                                  saved_model.loader(batching.BatchingOptions()))
+  models = registry.ModelRegistry(model_config.model_config_for_base_dir(serving_root),
+                                  servables.loader(batching.BatchingOptions()))
   models.start()
   app = rest.RestApp(core.ServingCore(models), 16 << 20)
   print("ready", flush=True)

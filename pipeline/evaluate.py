@@ -48,11 +48,11 @@ def read_split(data: str, split: str = "test", dataset: Optional[str] = None) ->
 
 def load_model(model_dir: str):
   """A SavedModel folder, or a model's base folder (its highest numeric version is taken)."""
-  if not os.path.exists(os.path.join(model_dir, "saved_model.pb")):
-    versions = [v for v in os.listdir(model_dir) if v.isdigit()] if os.path.isdir(model_dir) else []
-    if not versions:
+  if not os.path.exists(os.path.join(model_dir, layout.SAVED_MODEL_FILE)):
+    newest = layout.newest_version(os.listdir(model_dir)) if os.path.isdir(model_dir) else None
+    if newest is None:
       raise ValueError(f"{model_dir!r} is neither a SavedModel nor a folder of numbered versions")
-    model_dir = os.path.join(model_dir, max(versions, key=int))
+    model_dir = os.path.join(model_dir, newest)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   return model_dir, tf.saved_model.load(model_dir)
 

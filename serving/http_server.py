@@ -5,8 +5,9 @@ waitress (pure Python, from the registry; chosen by measurement, see docs/servin
   worker only once its headers and body are complete, so slow or idle clients hold no thread;
 - idle connections closed after `idle_timeout_s`; a request still incomplete `request_read_timeout_s` after
   its first byte (a client that never finishes its headers or body) is cut off;
-- at most `connection_limit` connections: past it the listener pauses and the kernel's backlog queues the
-  rest; bodies above `max_request_bytes` are refused with 413 before they are read; keep-alive;
+- at most `connection_limit` connections: at the limit the connections waiting longest without a request
+  to answer (slow or idle clients) are closed to make room, so slow clients cannot lock others out;
+  bodies above `max_request_bytes` are refused with 413 before they are read; keep-alive;
 - errors found before the application runs (a malformed request line, a body too large) answered as JSON
   `{"error": ...}` like the application's own;
 - `stop(grace_s)`: stop accepting, answer what was accepted (bounded by the grace period), then close. The
@@ -40,6 +41,7 @@ class HttpOptions:
   backlog: int = 2048
   idle_timeout_s: float = 30.0
   request_read_timeout_s: float = 15.0
+  make_room_after_s: float = 1.0  # at the connection limit, connections quiet this long make room
   max_request_bytes: int = defaults.MAX_REQUEST_BYTES
 
 
@@ -80,6 +82,7 @@ class _Channel(waitress_channel.HTTPChannel):
 class _Server(waitress_server.TcpWSGIServer):
   channel_class = _Channel
   request_read_timeout_s = HttpOptions.request_read_timeout_s
+  make_room_after_s = HttpOptions.make_room_after_s
 
   def maintenance(self, now):
     super().maintenance(now)  # closes connections idle for longer than channel_timeout
@@ -98,7 +101,23 @@ class _Server(waitress_server.TcpWSGIServer):
     if self.listener_closing.is_set() and not self.listener_closed.is_set():
       self.close_listener()
       return False
+    if self.accepting and len(self._map) >= self.adj.connection_limit:  # waitress's own count (listener included)
+      self.make_room()
     return super().readable()
+
+  def make_room(self) -> None:
+    """At the connection limit, the connections quiet for longest (over `make_room_after_s`) without a
+    request to answer (slow clients still sending one, silent or idle ones) are closed, so a flood of slow
+    clients cannot hold every slot until the read timeout frees one: a new client gets in within
+    about `make_room_after_s`."""
+    quiet_since = time.time() - self.make_room_after_s  # waitress stamps last_activity with time.time()
+    channels = list(self.active_channels.values())
+    closing = sum(1 for channel in channels if channel.will_close)
+    waiting = [channel for channel in channels if not channel.will_close and not channel.requests
+               and not channel.total_outbufs_len and channel.last_activity < quiet_since]
+    excess = len(self._map) - self.adj.connection_limit + max(1, self.adj.connection_limit // 100) - closing
+    for channel in sorted(waiting, key=lambda c: c.last_activity)[:max(0, excess)]:
+      channel.will_close = True  # closed by the event loop when it next looks at it (never mid-iteration)
 
   def stop_listening(self, loop_running: bool) -> None:
     """Has the event loop's thread run close_listener() (here when no loop runs, or it does not answer)."""
@@ -151,6 +170,7 @@ class HttpServer:
                            ident="fdp", expose_tracebacks=False, clear_untrusted_proxy_headers=True,
                            channel_request_lookahead=1)  # gives environ["waitress.client_disconnected"]
     self._server.request_read_timeout_s = options.request_read_timeout_s
+    self._server.make_room_after_s = options.make_room_after_s
     self.port = self._server.effective_port
     self._thread: Optional[threading.Thread] = None
 

@@ -11,7 +11,7 @@ import pytest
 
 from cli import beam_local_command
 from cli import beam_options
-from serving.server.subprocess_server import fdp_serve
+from tests.serve_process import fdp_serve
 from tests.conftest import REPO, SHORT_TRAINING, training_flags
 from tests.test_ingest import read_ingested
 

@@ -115,6 +115,27 @@ def test_a_connection_flood_is_queued_and_served_not_crashed(server):
   assert requests.get(_url(server, "/still-up"), timeout=10).status_code == 200
 
 
+def test_at_the_connection_limit_slow_clients_make_room_for_a_new_one():
+  """60 clients that never finish their headers, against a limit of 20 and a read timeout of a minute: the
+  quiet ones are closed to make room, so a new request is answered long before the timeout would free a
+  slot."""
+  server = http_server.HttpServer(_app, "127.0.0.1", 0, http_server.HttpOptions(
+      threads=2, connection_limit=20, request_read_timeout_s=60, make_room_after_s=0.5)).start()
+  slow = []
+  try:
+    for _ in range(60):
+      s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+      s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n")
+      slow.append(s)
+    started = time.monotonic()
+    assert requests.get(_url(server, "/new"), timeout=30).status_code == 200
+    assert time.monotonic() - started < 10
+  finally:
+    for s in slow:
+      s.close()
+    server.stop()
+
+
 def test_a_client_that_hangs_up_mid_request_harms_nothing(server):
   for _ in range(20):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
@@ -153,7 +174,8 @@ def test_stop_answers_the_connections_queued_in_the_kernel_and_a_request_still_a
   """With the listener paused at its connection limit, requests wait in the kernel's backlog: stop() accepts
   them before closing the listener (closing would reset them), finishes reading a request that was half in,
   and closes connections that sent nothing once NEW_CONNECTION_GRACE_S has passed."""
-  server = http_server.HttpServer(_app, "127.0.0.1", 0, http_server.HttpOptions(threads=2, connection_limit=6)).start()
+  server = http_server.HttpServer(_app, "127.0.0.1", 0, http_server.HttpOptions(
+      threads=2, connection_limit=6, make_room_after_s=600)).start()  # no connection is closed to make room
   half = socket.create_connection(("127.0.0.1", server.port), timeout=10)
   half.sendall(b"GET /half HTTP/1.1\r\nHost: x\r\n")
   silent = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(8)]

@@ -8,7 +8,7 @@ import sys
 
 import requests
 
-from serving.server.subprocess_server import fdp_serve
+from tests.serve_process import fdp_serve
 from tests.conftest import REPO
 
 

@@ -180,11 +180,11 @@ def test_a_worse_model_is_not_blessed_and_serving_keeps_the_previous_version(e2e
 def test_pushed_models_carry_warm_up_requests_that_the_server_replays(e2e_pipeline):
   """TF Serving's assets.extra/tf_serving_warmup_requests, written by the Trainer from real images of the
   selection split, travel with the push; fdp serve's loader replays each (batches of 1, 8 and 32)."""
-  from serving.server import saved_model  # pylint: disable=g-import-not-at-top
+  from serving.server import servables  # pylint: disable=g-import-not-at-top
   from trainer import warmup  # pylint: disable=g-import-not-at-top
   from vocabulary import signatures  # pylint: disable=g-import-not-at-top
   _, summary = e2e_pipeline
   for model in summary["models"]:
     records = list(tf.data.TFRecordDataset(os.path.join(model["pushed_path"], signatures.WARMUP_REQUESTS_FILE)))
     assert len(records) == len(warmup.WARMUP_BATCH_SIZES)
-    assert saved_model.LoadedModel(model["pushed_path"]).warmup_requests == len(warmup.WARMUP_BATCH_SIZES)
+    assert servables.load(model["pushed_path"]).warmup_requests == len(warmup.WARMUP_BATCH_SIZES)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from application import faces
 from application import trust
-from serving.server.subprocess_server import fdp_serve
+from tests.serve_process import fdp_serve
 from tests.conftest import REPO
 import vocabulary
 

@@ -64,7 +64,7 @@ def test_every_module_and_function_the_readme_names_exists(dotted):
 
 def test_every_module_the_readme_runs_exists():
   modules = set(RUN_MODULE.findall(README))
-  assert {"serving.server.config", "benchmarks.quality", "cli"} <= modules
+  assert {"benchmarks.quality", "cli"} <= modules
   assert [m for m in modules if importlib.util.find_spec(m) is None] == []
 
 

@@ -21,7 +21,8 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
 
 from cli import main as cli
 from serving.client import model_client as client_lib
-from serving.server import config
+from serving.server import model_config
+from serving.server import deployment_files
 from serving.server import model_server as server_lib
 from tests.conftest import REPO, UTKFACE_DIR, decompression_bomb_png
 import vocabulary
@@ -46,10 +47,10 @@ def served(tmp_path_factory, shipped_models):
   (root / BROKEN / "1").mkdir(parents=True)
   (root / BROKEN / "1" / "saved_model.pb").write_bytes(b"not a SavedModel")
   (root / EMPTY).mkdir()
-  model_config = config.model_server_config(
+  served_config = model_config.model_server_config(
       str(root), models=vocabulary.MODELS + (BROKEN, EMPTY),
-      labels={vocabulary.CLASSIFIER: {config.STABLE: version, config.CANARY: version + 1}})
-  server = server_lib.ModelServer(model_config, rest_port=0, grpc_port=0, host="127.0.0.1",
+      labels={vocabulary.CLASSIFIER: {deployment_files.STABLE: version, deployment_files.CANARY: version + 1}})
+  server = server_lib.ModelServer(served_config, rest_port=0, grpc_port=0, host="127.0.0.1",
                                   max_request_bytes=MAX_REQUEST_BYTES, poll_seconds=0.5).start()
   yield Served(server, version, f"http://127.0.0.1:{server.rest_port}", f"127.0.0.1:{server.grpc_port}")
   server.stop()
@@ -222,7 +223,7 @@ def test_rest_limits_and_unserved_verbs(served):
   code, body = _post(served, "/v1/models/classifier:predict", big)
   assert code == 413 and "exceeds the limit" in body["error"]
   code, body = _post(served, "/v1/models/regressor:regress", {"examples": []})
-  assert code == 501 and ":predict" in body["error"]
+  assert code == 400 and "'examples'" in body["error"]
   assert _post(served, "/v1/models/classifier:explain", {})[0] == 404
   assert requests.delete(served.url + "/v1/models/classifier", timeout=30).status_code == 404
   code, body = _post(served, "/v1/models/classifier:predict", {"instances": [_b64(WOMAN_26.read_bytes())]})
@@ -236,7 +237,7 @@ def test_prometheus_metrics_count_requests_per_model_and_version(served, stubs):
   _get(served, f"/v1/models/regressor/versions/{served.version}/metadata")
   _get(served, "/v1/models/regressor")
   stubs[0].Predict(_predict_request("classifier", [WOMAN_26.read_bytes()], label="stable"), timeout=30)
-  response = requests.get(served.url + config.PROMETHEUS_PATH, timeout=30)
+  response = requests.get(served.url + deployment_files.PROMETHEUS_PATH, timeout=30)
   assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
   text = response.text
   ok = (f':tensorflow:serving:request_count_total{{api="predict",model_name="classifier",'
@@ -375,8 +376,12 @@ def test_grpc_regress_where_the_signature_fits(served, stubs):
   ages = tf.make_ndarray(predictions.Predict(_predict_request("regressor", jpegs), timeout=30).outputs["age"])
   np.testing.assert_array_equal([r.value for r in response.result.regressions], ages[:, 0])
   assert response.model_spec.version.value == served.version
+  code, body = _post(served, "/v1/models/regressor:regress", {  # the same over REST, the image as {"b64": ...}
+      "signature_name": "serving_examples", "examples": [{vocabulary.IMAGE_KEY: _b64(jpeg)} for jpeg in jpegs]})
+  assert code == 200
+  np.testing.assert_allclose(body["results"], ages[:, 0], rtol=1e-6)
   request.model_spec.signature_name = "serving_default"  # takes images, not tf.Examples
-  assert "use a signature with an 'examples' input" in _rpc_error(predictions.Regress, request).details()
+  assert "use a signature with one 'inputs' (or 'examples') input" in _rpc_error(predictions.Regress, request).details()
   request.model_spec.name = "classifier"
   request.model_spec.signature_name = "serving_examples"  # two outputs
   error = _rpc_error(predictions.Regress, request)
@@ -394,7 +399,7 @@ def test_grpc_classify_is_refused_clearly_for_two_heads(stubs):
   request.ClearField("input")
   assert "Input is empty" in _rpc_error(predictions.Classify, request).details()
   assert _rpc_error(predictions.MultiInference, inference_pb2.MultiInferenceRequest()).code() == \
-      grpc.StatusCode.UNIMPLEMENTED
+      grpc.StatusCode.INVALID_ARGUMENT
 
 
 # The client library and `fdp predict`.

@@ -11,10 +11,10 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving.server import batching
-from serving.server import config
+from serving.server import model_config
 from serving.server import core as core_lib
 from serving.server import deadlines
-from serving.server import errors
+from serving import errors
 from serving.server import grpc_server
 from serving.server.registry import ModelRegistry
 
@@ -135,9 +135,10 @@ class _SlowModel:
 def grpc_slow_server(tmp_path):
   (tmp_path / MODEL / "1").mkdir(parents=True)
   (tmp_path / MODEL / "1" / "saved_model.pb").write_bytes(b"")
-  registry = ModelRegistry(config.model_server_config(str(tmp_path), models=[MODEL]), _SlowModel)
+  registry = ModelRegistry(model_config.model_server_config(str(tmp_path), models=[MODEL]), _SlowModel)
   registry.poll_once()
-  server, port = grpc_server.make_server(core_lib.ServingCore(registry), "127.0.0.1", 0, 1 << 20, threads=8)
+  server, port = grpc_server.make_server(core_lib.ServingCore(registry), ["127.0.0.1:0"], 1 << 20, threads=8)
+  server.start()
   with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
     with registry.acquire(core_lib.ModelSpec(MODEL)) as servable:
       yield prediction_service_pb2_grpc.PredictionServiceStub(channel), servable.loaded

@@ -12,9 +12,10 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving.client import model_client as client_lib
-from serving.server import config
+from serving.server import model_config
+from serving.server import deployment_files
 from serving.server import model_server as server_lib
-from serving.server.subprocess_server import fdp_serve
+from tests.serve_process import fdp_serve
 from tests.conftest import UTKFACE_DIR
 import vocabulary
 
@@ -46,7 +47,7 @@ def test_hot_swap_under_load(tmp_path, shipped_models):
   old = int(os.path.basename(shipped_models[vocabulary.CLASSIFIER]))
   new = old + 1
   shutil.copytree(shipped_models[vocabulary.CLASSIFIER], root / vocabulary.CLASSIFIER / str(old))
-  server = server_lib.ModelServer(config.model_config_for_base_dir(str(root)), rest_port=0, grpc_port=0,
+  server = server_lib.ModelServer(model_config.model_config_for_base_dir(str(root)), rest_port=0, grpc_port=0,
                                   host="127.0.0.1", poll_seconds=0.2).start()
   stop = threading.Event()
   failures, answered = [], {"rest": 0, "grpc": []}
@@ -104,7 +105,7 @@ def test_fdp_serve_command(tmp_path, shipped_models):
   root = tmp_path / "models"
   for model, path in shipped_models.items():
     shutil.copytree(path, root / model / os.path.basename(path))
-  batching_file = tmp_path / config.BATCHING_CONFIG
+  batching_file = tmp_path / deployment_files.BATCHING_CONFIG
   batching_file.write_text("max_batch_size { value: 4 }\nbatch_timeout_micros { value: 1000 }\n")
   with fdp_serve("--model-base-dir", str(root), "--batching-parameters", str(batching_file)) as (
       lines, rest_port, grpc_port):

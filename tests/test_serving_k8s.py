@@ -12,14 +12,15 @@ import yaml
 
 from cli import main as cli
 from serving import defaults
-from serving.server import config
+from serving.server import model_config
+from serving.server import deployment_files
 from serving.server import core as core_lib
 from serving.server import rest
 from serving.server.registry import ModelRegistry
-from serving.server.subprocess_server import serve_process
+from tests.serve_process import serve_process
 import vocabulary
 
-K8S = pathlib.Path(config.__file__).parent.parent / "k8s"
+K8S = pathlib.Path(deployment_files.__file__).parent.parent / "k8s"
 KUBERNETES_VERSION = "1.37.0"
 OVERLAY = K8S / "fdp-serve"
 
@@ -81,7 +82,7 @@ def test_shutdown_timing_fits_the_grace_period():
 
 
 def test_the_readiness_path_answers_503_while_draining(tmp_path):
-  registry = ModelRegistry(config.model_server_config(str(tmp_path), models=[vocabulary.CLASSIFIER]), object)
+  registry = ModelRegistry(model_config.model_server_config(str(tmp_path), models=[vocabulary.CLASSIFIER]), object)
   draining = [False]
   app = rest.RestApp(core_lib.ServingCore(registry), 1 << 20, is_draining=lambda: draining[0])
   client = werkzeug.test.Client(app)
@@ -100,7 +101,7 @@ def test_the_deployments_command_line_runs_fdp_serve_unchanged(tmp_path, shipped
   config_dir = tmp_path / "etc-tfserving"
   config_dir.mkdir()
   for name, text in _resources()["configmap.yaml"]["data"].items():
-    (config_dir / name).write_text(text.replace(config.CONTAINER_MODELS_DIR, str(models)))
+    (config_dir / name).write_text(text.replace(deployment_files.CONTAINER_MODELS_DIR, str(models)))
   (container,) = _resources()["deployment.yaml"]["spec"]["template"]["spec"]["containers"]
   mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
   args = [arg.replace(mounts["config"], str(config_dir)) for arg in container["args"]]
@@ -108,6 +109,6 @@ def test_the_deployments_command_line_runs_fdp_serve_unchanged(tmp_path, shipped
   with serve_process(*args) as served:  # its --rest-port 0 --grpc-port 0 come after the manifest's ports
     status = requests.get(f"http://127.0.0.1:{served.rest_port}/v1/models/{vocabulary.REGRESSOR}", timeout=30)
     assert status.json()["model_version_status"][0]["state"] == "AVAILABLE"
-    metrics_path = config.read_monitoring_config(str(config_dir / config.MONITORING_CONFIG)).prometheus_config.path
+    metrics_path = model_config.read_monitoring_config(str(config_dir / deployment_files.MONITORING_CONFIG)).prometheus_config.path
     assert requests.get(f"http://127.0.0.1:{served.rest_port}{metrics_path}", timeout=30).status_code == 200
   shutil.rmtree(config_dir)

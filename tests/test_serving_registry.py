@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from serving.server import batching
-from serving.server import config
-from serving.server import errors
+from serving.server import model_config
+from serving import errors
 from serving.server.registry import ModelRegistry, ModelSpec
 
 
@@ -31,7 +31,7 @@ def _push(base, version, content="ok"):
 def _registry(tmp_path, labels=None):
   base = tmp_path / "m"
   base.mkdir()
-  return base, ModelRegistry(config.model_server_config(str(tmp_path), models=["m"], labels=labels), FakeModel)
+  return base, ModelRegistry(model_config.model_server_config(str(tmp_path), models=["m"], labels=labels), FakeModel)
 
 
 def _wait_for(condition, seconds=10):
@@ -124,7 +124,7 @@ def test_labels_and_pinned_versions(tmp_path):
 def test_watcher_thread_picks_up_a_push(tmp_path):
   base, registry = _registry(tmp_path)
   _push(base, 1)
-  registry = ModelRegistry(config.model_server_config(str(tmp_path), models=["m"]), FakeModel, poll_seconds=0.05)
+  registry = ModelRegistry(model_config.model_server_config(str(tmp_path), models=["m"]), FakeModel, poll_seconds=0.05)
   registry.start()
   try:
     _push(base, 5)
@@ -225,7 +225,7 @@ def test_a_slow_load_holds_up_neither_other_models_nor_the_next_poll(tmp_path):
   GatedModel.release.clear()
   for model in ("a", "b"):
     _push(tmp_path / model, 1)
-  registry = ModelRegistry(config.model_server_config(str(tmp_path), models=["a", "b"]), GatedModel)
+  registry = ModelRegistry(model_config.model_server_config(str(tmp_path), models=["a", "b"]), GatedModel)
   registry.poll_once()
   _push(tmp_path / "a", 2, content="slow")
   _push(tmp_path / "b", 2)
@@ -242,7 +242,7 @@ def test_a_slow_load_holds_up_neither_other_models_nor_the_next_poll(tmp_path):
 
 def test_a_retired_version_is_closed_off_the_request_thread(tmp_path):
   base, registry = _registry(tmp_path)
-  registry = ModelRegistry(config.model_server_config(str(tmp_path), models=["m"]), GatedModel)
+  registry = ModelRegistry(model_config.model_server_config(str(tmp_path), models=["m"]), GatedModel)
   _push(base, 1)
   registry.poll_once()
   with registry.acquire(ModelSpec("m")) as held:

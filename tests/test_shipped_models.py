@@ -13,7 +13,7 @@ import pytest
 from cli import main as cli_main
 from pipeline import evaluate
 from serving import defaults
-from serving.server.subprocess_server import fdp_serve
+from tests.serve_process import fdp_serve
 from tests.conftest import REPO
 import vocabulary
 

@@ -8,8 +8,8 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from cli import main as cli
 from cli import warmup_command
-from serving.server import config
-from serving.server import saved_model
+from serving.server import model_config
+from serving.server import servables
 from serving.server import warmup as server_warmup
 from serving.server.registry import ModelRegistry, ModelSpec
 from trainer import warmup
@@ -34,15 +34,15 @@ def test_the_records_are_predict_logs_of_each_batch_size():
 
 def test_fdp_warmup_writes_a_file_the_loader_replays(classifier_copy):
   shutil.rmtree(classifier_copy / "assets.extra", ignore_errors=True)
-  assert saved_model.LoadedModel(str(classifier_copy)).warmup_requests == 0
+  assert servables.load(str(classifier_copy)).warmup_requests == 0
   assert cli.main(["warmup", str(classifier_copy)]) == 0
-  assert saved_model.LoadedModel(str(classifier_copy)).warmup_requests == len(warmup.WARMUP_BATCH_SIZES)
+  assert servables.load(str(classifier_copy)).warmup_requests == len(warmup.WARMUP_BATCH_SIZES)
 
 
 def test_a_broken_warm_up_file_fails_the_load_saying_why(classifier_copy, tmp_path):
   (classifier_copy / signatures.WARMUP_REQUESTS_FILE).write_bytes(b"not a TFRecord file")
-  registry = ModelRegistry(config.model_server_config(str(tmp_path), models=[vocabulary.CLASSIFIER]),
-                           saved_model.loader())
+  registry = ModelRegistry(model_config.model_server_config(str(tmp_path), models=[vocabulary.CLASSIFIER]),
+                           servables.loader())
   registry.poll_once()
   (status,) = registry.status(ModelSpec(vocabulary.CLASSIFIER))
   assert status.state == "END" and "WarmupError" in status.error_message and "warm-up request 1" in status.error_message
@@ -56,4 +56,4 @@ def test_a_warm_up_request_for_a_missing_signature_is_refused(classifier_copy):
   with tf.io.TFRecordWriter(str(classifier_copy / signatures.WARMUP_REQUESTS_FILE)) as writer:
     writer.write(request.SerializeToString())
   with pytest.raises(server_warmup.WarmupError, match="no_such_signature"):
-    saved_model.LoadedModel(str(classifier_copy))
+    servables.load(str(classifier_copy))

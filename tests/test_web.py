@@ -34,9 +34,10 @@ ASTRONAUT = Image.fromarray(skimage.data.astronaut())  # public domain (NASA)
 
 @pytest.fixture(scope="module")
 def model_server():
+  from serving.server import model_config  # pylint: disable=g-import-not-at-top
   from serving.server import model_server as server_lib  # pylint: disable=g-import-not-at-top
-  model_config = server_lib.build_model_config(None, str(SHIPPED_MODELS))
-  server = server_lib.ModelServer(model_config, rest_port=0, grpc_port=0, host="127.0.0.1").start()
+  served_config = model_config.build(None, str(SHIPPED_MODELS))
+  server = server_lib.ModelServer(served_config, rest_port=0, grpc_port=0, host="127.0.0.1").start()
   yield server
   server.stop()
 

@@ -31,3 +31,27 @@ def split_shares() -> dict:
   shares[name] = shares[carved_from] * fraction
   shares[carved_from] -= shares[name]
   return {split: shares[split] for split in SPLITS}
+
+
+# A serving root (what the Pusher writes, what TF Serving and `fdp serve` read): <root>/<model>/<version>/,
+# each version a numbered folder holding saved_model.pb; the newest number is what a model serves by default.
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def is_version_dir(name: str) -> bool:
+  """A model version's folder name: a number (TF Serving's rule)."""
+  return name.isdigit()
+
+
+def model_folders(serving_root: str) -> list:
+  """The model names under a serving root: its sub-folders, sorted (hidden ones left out)."""
+  import os  # pylint: disable=g-import-not-at-top
+  return sorted(name for name in os.listdir(serving_root)
+                if os.path.isdir(os.path.join(serving_root, name)) and not name.startswith("."))
+
+
+def newest_version(version_names) -> str:
+  """The newest of a model's version folder names (others, e.g. a push's temporary folder, ignored);
+  None when there is none."""
+  versions = [name for name in version_names if is_version_dir(name)]
+  return max(versions, key=int) if versions else None

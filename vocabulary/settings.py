@@ -1,6 +1,6 @@
 """Every setting the project takes from the environment, read when asked (functions, never module
 constants): FDP_HOME, FDP_DATASETS, FDP_MODELS_DIR, FDP_PRETRAINED_CACHE, FDP_NPM_REGISTRY,
-FDP_TEST_ARTIFACTS. The CLI, the benchmarks and the tests ask here; no other module reads an FDP_*
+FDP_TEST_ARTIFACTS, FDP_TFSERVING_TESTDATA. The CLI, the benchmarks and the tests ask here; no other module reads an FDP_*
 variable (tests/test_settings.py greps the tree for one).
 """
 import os
@@ -15,7 +15,8 @@ MODELS_DIR = "FDP_MODELS_DIR"
 PRETRAINED_CACHE = "FDP_PRETRAINED_CACHE"
 NPM_REGISTRY = "FDP_NPM_REGISTRY"
 TEST_ARTIFACTS = "FDP_TEST_ARTIFACTS"
-VARIABLES = (HOME, DATASETS, MODELS_DIR, PRETRAINED_CACHE, NPM_REGISTRY, TEST_ARTIFACTS)
+TFSERVING_TESTDATA = "FDP_TFSERVING_TESTDATA"
+VARIABLES = (HOME, DATASETS, MODELS_DIR, PRETRAINED_CACHE, NPM_REGISTRY, TEST_ARTIFACTS, TFSERVING_TESTDATA)
 
 
 def _get(name: str, default) -> str:
@@ -32,6 +33,12 @@ def datasets_dir() -> pathlib.Path:
   """The real datasets (never in the repository): $FDP_DATASETS, else ../shared/datasets beside the
   checkout."""
   return pathlib.Path(_get(DATASETS, ROOT.parent / "shared" / "datasets"))
+
+
+def tfserving_testdata_dir() -> pathlib.Path:
+  """TF Serving's own test models and configs (never in the repository), what `fdp serve` is checked
+  against: $FDP_TFSERVING_TESTDATA, else ../shared/tfserving-testdata beside the checkout."""
+  return pathlib.Path(_get(TFSERVING_TESTDATA, ROOT.parent / "shared" / "tfserving-testdata"))
 
 
 def utkface_dir() -> pathlib.Path:

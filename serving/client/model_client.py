@@ -13,13 +13,12 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from serving import errors
 from serving.defaults import GRPC, PROTOCOLS, REST  # pylint: disable=unused-import (the client's API)
 from vocabulary import signatures
 from vocabulary.signatures import IMAGES_INPUT
 
 DEFAULT_SIGNATURE = signatures.SERVING_DEFAULT
-_HTTP_CODES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 413: "RESOURCE_EXHAUSTED", 429: "RESOURCE_EXHAUSTED",
-               500: "INTERNAL", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE"}
 
 
 class ServingClientError(Exception):
@@ -72,14 +71,16 @@ class RestClient(ServingClient):
     import requests  # pylint: disable=g-import-not-at-top
     try:
       response = self._session.request(method, url, json=body, timeout=self._timeout)
+    except requests.ReadTimeout as e:  # the answer did not come in time: what gRPC's deadline reports
+      raise ServingClientError(errors.DEADLINE_EXCEEDED, str(e)) from None
     except requests.RequestException as e:
-      raise ServingClientError("UNAVAILABLE", str(e)) from None
+      raise ServingClientError(errors.UNAVAILABLE, str(e)) from None
     try:
       payload = response.json()
     except ValueError:
       payload = {"error": response.text}
     if response.status_code != 200:
-      raise ServingClientError(_HTTP_CODES.get(response.status_code, "UNKNOWN"), payload.get("error", ""))
+      raise ServingClientError(errors.code_of_http_status(response.status_code), payload.get("error", ""))
     return payload
 
   def predict(self, model, images, version=None, label=None, signature_name=DEFAULT_SIGNATURE):

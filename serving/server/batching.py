@@ -18,10 +18,11 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from serving.server import deadlines
-from serving.server import errors
+from serving import errors
 
 Arrays = Dict[str, np.ndarray]
 MAX_WAIT_S = 300.0  # the longest a request without a deadline waits for its batch
+CLOSE_WAIT_S = 10.0  # the longest close() waits for the queued requests and the threads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,15 +116,17 @@ class BatchScheduler:
       raise task.error
     return task.outputs
 
-  def close(self) -> None:
-    """Stops the threads after the requests already queued have been answered."""
+  def close(self, timeout_s: float = CLOSE_WAIT_S) -> None:
+    """Stops the threads after the requests already queued have been answered, waiting at most
+    `timeout_s` in all: threads stuck on a model call are daemons, left to end with the process."""
+    end = time.monotonic() + timeout_s
     for _ in self._threads:
       try:
-        self._queue.put(None, timeout=MAX_WAIT_S)
+        self._queue.put(None, timeout=max(0.0, end - time.monotonic()))
       except queue.Full:
-        break  # the threads are stuck on a model call; they are daemons and end with the process
+        break
     for thread in self._threads:
-      thread.join(timeout=30)
+      thread.join(timeout=max(0.0, end - time.monotonic()))
 
   def _loop(self) -> None:
     carried = None

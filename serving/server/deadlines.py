@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Callable, List, Optional
 
-from serving.server import errors
+from serving import errors
 
 
 class Deadline:

@@ -17,10 +17,11 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from serving.server import errors
-from serving.server.config import is_version_dir
+from serving import errors
+from vocabulary.layout import is_version_dir
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ class ServedModel:
     """Call with the lock held."""
     self.statuses[version] = VersionStatus(version, state, code, message)
 
-  def versions_on_disk(self) -> Dict[int, str]:
+  def versions_on_disk(self, loadable: Callable[[str], bool]) -> Dict[int, str]:
     try:
       names = os.listdir(self.base_path)
     except (FileNotFoundError, NotADirectoryError):
@@ -162,29 +163,52 @@ class ServedModel:
     found = {}
     for name in names:
       path = os.path.join(self.base_path, name)
-      if is_version_dir(name) and os.path.isfile(os.path.join(path, "saved_model.pb")):
+      if is_version_dir(name) and loadable(path):
         found[int(name)] = path
     return found
+
+  def retire_all(self) -> List[Servable]:
+    """Takes every serving version out (the model left the config); the caller retires them."""
+    with self.lock:
+      servables = list(self.serving.values())
+      self.serving.clear()
+      for servable in servables:
+        self.set_status(servable.version, UNLOADING)
+    return servables
+
+
+def _has_saved_model(path: str) -> bool:
+  return os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
+def _served_model(entry) -> ServedModel:
+  return ServedModel(entry.name, entry.base_path, VersionPolicy.from_proto(entry.model_version_policy),
+                     dict(entry.version_labels))
 
 
 class ModelRegistry:
   """Loads versions with `loader(path) -> object` (the object may have close()) and hands them out."""
 
   def __init__(self, model_server_config, loader: Callable[[str], object], poll_seconds: float = 1.0,
-               load_threads: int = 2):
+               load_threads: int = 2, loadable: Callable[[str], bool] = _has_saved_model,
+               labels_need_available_versions: bool = False):
+    """`loadable(version folder)`: whether it holds a model (a saved_model.pb by default);
+    `labels_need_available_versions`: a reload may only point a label at an AVAILABLE version (TF
+    Serving without --allow_version_labels_for_unavailable_models)."""
     self._loader = loader
+    self._loadable = loadable
     self._poll_seconds = poll_seconds
-    self._models: Dict[str, ServedModel] = {}
-    for entry in model_server_config.model_config_list.config:
-      self._models[entry.name] = ServedModel(entry.name, entry.base_path,
-                                             VersionPolicy.from_proto(entry.model_version_policy),
-                                             dict(entry.version_labels))
+    self._labels_need_available = labels_need_available_versions
+    self._models: Dict[str, ServedModel] = {entry.name: _served_model(entry)
+                                            for entry in model_server_config.model_config_list.config}
     self._stop = threading.Event()
     self._watcher: Optional[threading.Thread] = None
     self._poll_lock = threading.Lock()
     self._first_poll = True
     self._loads = futures.ThreadPoolExecutor(max_workers=max(1, load_threads), thread_name_prefix="load")
     self._unloads = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="unload")
+    self._unloads_lock = threading.Lock()
+    self._pending_unloads: List[futures.Future] = []
 
   @property
   def model_names(self):
@@ -197,10 +221,14 @@ class ModelRegistry:
     self._watcher = threading.Thread(target=self._watch, name="model-watcher", daemon=True)
     self._watcher.start()
 
-  def stop(self) -> None:
+  def stop(self, timeout_s: float = 30.0) -> bool:
+    """Stops watching and unloads every version (each once its requests finish), waiting at most
+    `timeout_s` for the unloads: a model call that never returns cannot hold up the caller. True when
+    everything was unloaded in time."""
+    end = time.monotonic() + timeout_s
     self._stop.set()
     if self._watcher:
-      self._watcher.join(timeout=30)
+      self._watcher.join(timeout=min(timeout_s, self._poll_seconds + 5))
     self._loads.shutdown(wait=False, cancel_futures=True)
     for model in self._models.values():
       with model.lock:
@@ -208,7 +236,13 @@ class ModelRegistry:
         model.serving.clear()
       for servable in servables:
         servable.retire()
-    self._unloads.shutdown(wait=True)
+    self._unloads.shutdown(wait=False)
+    with self._unloads_lock:
+      pending = list(self._pending_unloads)
+    _, not_done = futures.wait(pending, timeout=max(0.0, end - time.monotonic()))
+    if not_done:
+      log.warning("%d version(s) still unloading when the stop's time ran out", len(not_done))
+    return not not_done
 
   def _watch(self) -> None:
     while not self._stop.wait(self._poll_seconds):
@@ -227,7 +261,7 @@ class ModelRegistry:
       futures.wait(started)
 
   def _reconcile(self, model: ServedModel, first: bool) -> List[futures.Future]:
-    on_disk = model.versions_on_disk()
+    on_disk = model.versions_on_disk(self._loadable)
     prints = {v: _fingerprint(path) for v, path in on_disk.items()}
     to_load = []
     with model.lock:
@@ -249,6 +283,54 @@ class ModelRegistry:
           del model.statuses[version]
     self._retire_unwanted(model)
     return [self._loads.submit(self._load, model, v, on_disk[v], prints[v]) for v in to_load]
+
+  def reload(self, model_server_config, timeout_s: float = 300.0) -> None:
+    """Serves `model_server_config` from now on (TF Serving's config reload): models added are loaded,
+    models left out are unloaded once the requests they hold finish, models whose policy or labels
+    changed get them; the versions serving stay until their replacements are AVAILABLE, so requests
+    never fail during the change. Returns when the new config's loads have ended; raises a ServingError
+    when a model has no version to serve or a label points at a version that is not available."""
+    entries = {entry.name: entry for entry in model_server_config.model_config_list.config}
+    with self._poll_lock:
+      models, retired = {}, []
+      for name, entry in entries.items():
+        model = self._models.get(name)
+        if model is not None and model.base_path == entry.base_path:
+          with model.lock:
+            model.policy = VersionPolicy.from_proto(entry.model_version_policy)
+        else:
+          if model is not None:
+            retired += model.retire_all()
+          model = _served_model(entry)
+          model.labels = {}
+        models[name] = model
+      retired += [s for name, model in self._models.items() if name not in entries for s in model.retire_all()]
+      self._models = models
+      started = [load for model in models.values() for load in self._reconcile(model, first=True)]
+    for servable in retired:
+      servable.retire()
+    futures.wait(started, timeout=timeout_s)
+    problems = []
+    for name, entry in entries.items():
+      model = models[name]
+      with model.lock:
+        available = {v for v, st in model.statuses.items() if st.state == AVAILABLE}
+        failed = [st for st in model.statuses.values() if st.state == END and st.error_code != errors.OK]
+        unavailable = {label: v for label, v in entry.version_labels.items() if v not in available}
+        if not (unavailable and self._labels_need_available):
+          model.labels = dict(entry.version_labels)
+      if unavailable and self._labels_need_available:
+        label, version = sorted(unavailable.items())[0]
+        problems.append(errors.ServingError(errors.FAILED_PRECONDITION, f"Request to assign label to version "
+                                            f"{version} of model {name}, which is not currently available "
+                                            f"for inference (label {label})"))
+      elif not available and failed:
+        problems.append(errors.ServingError(failed[0].error_code, failed[0].error_message))
+      elif not available and not model.on_disk:
+        problems.append(errors.not_found(f"No versions of servable {name} found under base path "
+                                         f"{entry.base_path}"))
+    if problems:
+      raise problems[0]
 
   def _retire_unwanted(self, model: ServedModel) -> None:
     """Versions no longer wanted stop taking requests; but while a wanted version is still on its way, the
@@ -295,9 +377,12 @@ class ModelRegistry:
 
   def _run_unload(self, unload: Callable[[], None]) -> None:
     try:
-      self._unloads.submit(unload)
-    except RuntimeError:  # shutting down: unload on this thread
-      unload()
+      future = self._unloads.submit(unload)
+    except RuntimeError:  # shut down: unload on a thread of its own, which stop() may leave behind
+      future = futures.Future()
+      threading.Thread(target=lambda: (unload(), future.set_result(None)), name="unload", daemon=True).start()
+    with self._unloads_lock:
+      self._pending_unloads = [f for f in self._pending_unloads if not f.done()] + [future]
 
   # Requests.
 

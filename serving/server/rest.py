@@ -3,6 +3,8 @@
   GET  /v1/models/{name}[/versions/{v}|/labels/{l}]            model_version_status
   GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata   signature defs
   POST /v1/models/{name}[/versions/{v}|/labels/{l}]:predict    {"instances": [...]} or {"inputs": ...}
+  POST /v1/models/{name}[/versions/{v}|/labels/{l}]:classify   {"examples": [{feature: value}], "context"?}
+  POST /v1/models/{name}[/versions/{v}|/labels/{l}]:regress    the same; {"results": [...]}
   GET  /monitoring/prometheus/metrics                           Prometheus text
 
 Binary values travel as {"b64": "<standard base64>"}; errors come back as {"error": "..."} with the HTTP
@@ -12,15 +14,17 @@ import base64
 import binascii
 import json
 import re
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional
 
 import numpy as np
 from werkzeug.wrappers import Request, Response
 
 from serving import defaults
+from serving import errors
 from serving import wire
-from serving.server import errors
-from serving.server.config import PROMETHEUS_PATH
+from serving.server import core as core_lib
+from serving.server import json_examples
+from serving.server.settings import PROMETHEUS_PATH
 from serving.server.deadlines import Deadline
 from serving.server.registry import ModelSpec
 
@@ -105,30 +109,24 @@ class RestApp:
       return Response(body, content_type=content_type)
     match = _MODEL_PATH.match(request.path)
     tail = match and match.group("tail")
-    route = {(None, "GET"): ("status", self._status), ("/metadata", "GET"): ("metadata", self._metadata),
-             (":predict", "POST"): ("predict", self._predict)}.get((tail, request.method)) if match else None
-    if route is None:
-      if match and tail in (":classify", ":regress") and request.method == "POST":
-        raise errors.ServingError(errors.UNIMPLEMENTED, f"{tail[1:]} is served over gRPC only here; over REST "
-                                  "use :predict")
+    handler = {(None, "GET"): self._status, ("/metadata", "GET"): self._metadata,
+               (":predict", "POST"): self._predict, (":classify", "POST"): self._classify,
+               (":regress", "POST"): self._regress}.get((tail, request.method)) if match else None
+    if handler is None:
       raise errors.not_found(f"Malformed request: {request.method} {request.path}")
     version = match.group("version")
-    spec = ModelSpec(match.group("name"), int(version) if version else None, match.group("label"))
-    api, handler = route
-    return self.core.call(api, PROTOCOL, spec.name, lambda: handler(spec, request))
+    return handler(ModelSpec(match.group("name"), int(version) if version else None, match.group("label")),
+                   request)
 
-  # Each handler returns (the response, the model version that answered or None), as ServingCore.call wants.
-
-  def _status(self, spec: ModelSpec, request: Request) -> Tuple[Response, None]:
+  def _status(self, spec: ModelSpec, request: Request) -> Response:
     del request
     if self.is_draining():
       raise errors.ServingError(errors.UNAVAILABLE, "The server is shutting down")
-    return _json_response(wire.status_json(self.core.status(spec))), None
+    return _json_response(wire.status_json(self.core.status(spec, protocol=PROTOCOL)))
 
-  def _metadata(self, spec: ModelSpec, request: Request) -> Tuple[Response, int]:
+  def _metadata(self, spec: ModelSpec, request: Request) -> Response:
     del request
-    metadata = self.core.metadata(spec)
-    return _json_response(wire.metadata_json(metadata.response)), metadata.version
+    return _json_response(wire.metadata_json(self.core.metadata(spec, protocol=PROTOCOL).response))
 
   def _read_json(self, request: Request) -> dict:
     length = request.content_length
@@ -149,22 +147,29 @@ class RestApp:
       raise errors.invalid("The request body must be a JSON object")
     return body
 
-  def _predict(self, spec: ModelSpec, request: Request) -> Tuple[Response, int]:
-    deadline = Deadline(self.timeout_s, client_gone=request.environ.get("waitress.client_disconnected"))
+  def _deadline(self, request: Request) -> Deadline:
+    return Deadline(self.timeout_s, client_gone=request.environ.get("waitress.client_disconnected"))
+
+  @staticmethod
+  def _signature_name(body: dict) -> str:
+    signature_name = body.get("signature_name", "")
+    if not isinstance(signature_name, str):
+      raise errors.invalid("'signature_name' must be a string")
+    return signature_name
+
+  def _predict(self, spec: ModelSpec, request: Request) -> Response:
+    deadline = self._deadline(request)
     body = self._read_json(request)
     if ("instances" in body) == ("inputs" in body):
       raise errors.invalid("The request must have exactly one of 'instances' (row format) or 'inputs' "
                            "(columnar format)")
-    signature_name = body.get("signature_name", "")
-    if not isinstance(signature_name, str):
-      raise errors.invalid("'signature_name' must be a string")
     if "instances" in body:
       if not isinstance(body["instances"], list):
         raise errors.invalid("'instances' must be a list")
       inputs = _rows_to_columns(_decode_binary(body["instances"]))
     else:
       inputs = _decode_binary(body["inputs"])
-    result = self.core.predict(spec, signature_name, inputs, deadline=deadline)
+    result = self.core.predict(spec, self._signature_name(body), inputs, deadline=deadline, protocol=PROTOCOL)
     outputs = result.outputs
     if "instances" in body:
       if len(outputs) == 1:
@@ -172,8 +177,30 @@ class RestApp:
       else:
         rows = len(next(iter(outputs.values())))
         predictions = [{name: _jsonable(value[i:i + 1])[0] for name, value in outputs.items()} for i in range(rows)]
-      response = _json_response({"predictions": predictions})
-    else:
-      response = _json_response({"outputs": _jsonable(next(iter(outputs.values()))) if len(outputs) == 1
-                                 else {name: _jsonable(value) for name, value in outputs.items()}})
-    return response, result.version
+      return _json_response({"predictions": predictions})
+    return _json_response({"outputs": _jsonable(next(iter(outputs.values()))) if len(outputs) == 1
+                           else {name: _jsonable(value) for name, value in outputs.items()}})
+
+  def _examples(self, request: Request):
+    """(deadline, signature name, serialized tf.Examples) of a :classify or :regress body."""
+    deadline = self._deadline(request)
+    body = self._read_json(request)
+    return deadline, self._signature_name(body), json_examples.serialized_examples(_decode_binary(body))
+
+  def _classify(self, spec: ModelSpec, request: Request) -> Response:
+    deadline, signature_name, examples = self._examples(request)
+    outputs = self.core.classify(spec, signature_name, examples, deadline=deadline, protocol=PROTOCOL).outputs
+    classes, scores = outputs.get(core_lib.CLASSES), outputs.get(core_lib.SCORES)
+    rows, columns = (classes if classes is not None else scores).shape
+    results = [[[_text(classes[i, k]) if classes is not None else "", float(scores[i, k])]
+                if scores is not None else [_text(classes[i, k])] for k in range(columns)] for i in range(rows)]
+    return _json_response({"results": results})
+
+  def _regress(self, spec: ModelSpec, request: Request) -> Response:
+    deadline, signature_name, examples = self._examples(request)
+    values = self.core.regress(spec, signature_name, examples, deadline=deadline, protocol=PROTOCOL).outputs
+    return _json_response({"results": [float(v) for v in values[core_lib.REGRESS_OUTPUTS]]})
+
+
+def _text(value) -> str:
+  return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

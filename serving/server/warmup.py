@@ -7,6 +7,7 @@ TF Serving; a SavedModel without the file loads as before.
 """
 import os
 
+import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
@@ -27,15 +28,18 @@ def _examples(model_input) -> list:
   raise WarmupError(f"warm-up Classify/Regress requests must use example_list, not {which}")
 
 
-def _inputs(log: prediction_log_pb2.PredictionLog):
+def _inputs(model, log: prediction_log_pb2.PredictionLog):
   """(signature name, {input name: array}) of one logged request."""
   kind = log.WhichOneof("log_type")
   if kind == "predict_log":
     request = log.predict_log.request
-    return request.model_spec.signature_name, {name: tf.make_ndarray(t) for name, t in request.inputs.items()}
+    return (request.model_spec.signature_name or signatures.SERVING_DEFAULT,
+            {name: tf.make_ndarray(t) for name, t in request.inputs.items()})
   if kind in ("classify_log", "regress_log"):
     request = getattr(log, kind).request
-    return request.model_spec.signature_name, {signatures.EXAMPLES_INPUT: _examples(request.input)}
+    signature_name = request.model_spec.signature_name or signatures.SERVING_DEFAULT
+    examples_input = next(iter(model.input_specs(signature_name)))  # Classify/Regress: one input
+    return signature_name, {examples_input: np.array(_examples(request.input), dtype=object)}
   raise WarmupError(f"warm-up record of type {kind} is not supported (Predict, Classify and Regress are)")
 
 
@@ -48,9 +52,9 @@ def replay(model, saved_model_dir: str) -> int:
   try:
     for record in tf.data.TFRecordDataset(path).take(MAX_RECORDS):
       log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-      signature_name, inputs = _inputs(log)
+      signature_name, inputs = _inputs(model, log)
       for _ in range(NUM_REQUEST_ITERATIONS):
-        model.run_unbatched(signature_name or signatures.SERVING_DEFAULT, inputs)
+        model.run_unbatched(signature_name, inputs)
       count += 1
   except WarmupError:
     raise

@@ -1,5 +1,5 @@
 """`fdp serve` in a child process on free ports of 127.0.0.1, for the tests and the benchmarks that talk
-to the server the way a user's client does."""
+to the server the way a user's client does (a harness, not part of the product)."""
 import contextlib
 import dataclasses
 import os
@@ -7,10 +7,11 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 from typing import Dict, Iterator, List, Optional, Tuple
 
 # The folder holding the project's packages, where `python -m cli` runs.
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class ServerStartError(RuntimeError):
@@ -29,9 +30,10 @@ class ServeProcess:
 def serve_process(*args: str, env: Optional[Dict[str, str]] = None, stop: bool = True) -> Iterator[ServeProcess]:
   """`fdp serve ARGS` (with `env` added to the environment), once it is serving. With `stop`, it is then
   stopped with SIGTERM and must exit 0; else the caller stops it (it is killed if still running)."""
+  stderr = tempfile.TemporaryFile(mode="w+")  # kept, so a start that fails says why
   process = subprocess.Popen(
       [sys.executable, "-m", "cli", "serve", *args, "--rest-port", "0", "--grpc-port", "0",
-       "--host", "127.0.0.1"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+       "--host", "127.0.0.1"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
       env={**os.environ, **(env or {})})
   code = None
   try:
@@ -42,7 +44,10 @@ def serve_process(*args: str, env: Optional[Dict[str, str]] = None, stop: bool =
         break
     match = re.search(r"REST on 127.0.0.1:(\d+) .* gRPC on 127.0.0.1:(\d+)", lines[-1] if lines else "")
     if not match:
-      raise ServerStartError(f"fdp serve did not start: {''.join(lines)[-2000:]}")
+      process.wait(timeout=60)
+      stderr.seek(0)
+      raise ServerStartError(f"fdp serve did not start (exit {process.returncode}): {''.join(lines)[-1000:]}"
+                             f"{stderr.read()[-2000:]}")
     yield ServeProcess(process, lines, match.group(1), match.group(2))
   finally:
     if stop:
@@ -51,6 +56,7 @@ def serve_process(*args: str, env: Optional[Dict[str, str]] = None, stop: bool =
     elif process.poll() is None:
       process.kill()
       process.wait(timeout=60)
+    stderr.close()
   if stop and code != 0:
     raise ServerStartError(f"fdp serve exited with {code} after SIGTERM")
 
