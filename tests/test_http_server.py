@@ -2,11 +2,13 @@
 sockets and a small WSGI application: slow and idle clients hold no thread and never starve a normal
 request, a connection flood is queued and served, a client that hangs up mid-request harms nothing, errors
 come as JSON, and stop() answers what was accepted before it closes."""
+import collections
 import json
 import re
 import socket
 import threading
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -16,12 +18,23 @@ from serving import http_server
 SLOW_CLIENTS = 400
 
 
+_ENTERED = collections.defaultdict(lambda: threading.Semaphore(0))  # test id -> one release per request
+
+
+def entered(test_id: str, count: int = 1) -> bool:
+  """Waits until `count` /sleep requests of `test_id` are in the application."""
+  return all(_ENTERED[test_id].acquire(timeout=10) for _ in range(count))
+
+
 def _app(environ, start_response):
-  """/sleep?s=N sleeps N seconds; everything else answers at once; the body is echoed back."""
+  """/sleep?s=N&id=T takes N seconds (a slow model), counted in as test T's; everything else answers at
+  once; the body is echoed back."""
   length = int(environ.get("CONTENT_LENGTH") or 0)
   body = environ["wsgi.input"].read(length) if length else b""
   if environ["PATH_INFO"] == "/sleep":
-    time.sleep(float(environ["QUERY_STRING"].split("=")[1]))
+    query = urllib.parse.parse_qs(environ["QUERY_STRING"])
+    _ENTERED[query.get("id", [""])[0]].release()
+    threading.Event().wait(float(query["s"][0]))
   start_response("200 OK", [("Content-Type", "application/json")])
   return [json.dumps({"path": environ["PATH_INFO"], "bytes": len(body)}).encode()]
 
@@ -104,8 +117,7 @@ def test_a_connection_flood_is_queued_and_served_not_crashed(server):
     answers = []
     waiting = threading.Thread(target=lambda: answers.append(requests.get(_url(server, "/after"), timeout=30)))
     waiting.start()
-    time.sleep(0.5)
-    for s in flood:  # the flood goes away: the queued request is accepted and answered
+    for s in flood:  # the flood goes away (or is closed to make room): the request is accepted and answered
       s.close()
     waiting.join(30)
     assert answers and answers[0].status_code == 200
@@ -157,11 +169,12 @@ def test_errors_before_the_application_are_json(server):
 def test_stop_answers_the_accepted_requests_then_refuses_new_ones():
   server = http_server.HttpServer(_app, "127.0.0.1", 0, http_server.HttpOptions(threads=4)).start()
   answers = []
-  in_flight = [threading.Thread(target=lambda: answers.append(requests.get(_url(server, "/sleep?s=1"), timeout=10)))
+  in_flight = [threading.Thread(target=lambda: answers.append(requests.get(_url(server, "/sleep?s=1&id=drain"),
+                                                                         timeout=10)))
                for _ in range(3)]
   for thread in in_flight:
     thread.start()
-  time.sleep(0.3)  # the three are in the application
+  assert entered("drain", count=len(in_flight))  # the three are in the application
   assert server.stop(grace_s=10) is True
   for thread in in_flight:
     thread.join(10)
@@ -191,7 +204,7 @@ def test_stop_answers_the_connections_queued_in_the_kernel_and_a_request_still_a
     stopping = threading.Thread(target=lambda: drained.append(server.stop(grace_s=10)))
     started = time.monotonic()
     stopping.start()
-    time.sleep(0.5)
+    assert server.draining.wait(10)
     half.sendall(b"\r\n")  # the rest of the half-sent request, after stop() began
     assert b'"/half"' in _response(half)
     for s in queued:
@@ -209,8 +222,8 @@ def test_stop_answers_the_connections_queued_in_the_kernel_and_a_request_still_a
 
 def test_stop_cuts_off_what_outlasts_the_grace_period():
   server = http_server.HttpServer(_app, "127.0.0.1", 0, http_server.HttpOptions(threads=2)).start()
-  threading.Thread(target=lambda: requests.get(_url(server, "/sleep?s=3"), timeout=10), daemon=True).start()
-  time.sleep(0.3)
+  threading.Thread(target=lambda: requests.get(_url(server, "/sleep?s=3&id=cut"), timeout=10), daemon=True).start()
+  assert entered("cut")
   started = time.monotonic()
   assert server.stop(grace_s=0.5) is False
   assert time.monotonic() - started < 3

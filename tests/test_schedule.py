@@ -7,6 +7,7 @@ import pytest
 
 from cli import main as cli
 from pipeline import schedule
+from tests.waiting import wait_until
 
 
 def test_next_times_follow_the_cron_expression():
@@ -18,13 +19,18 @@ def test_next_times_follow_the_cron_expression():
 
 
 def test_runs_never_overlap(tmp_path, monkeypatch):
-  monkeypatch.setattr(schedule, "run_command", lambda args: [sys.executable, "-c", "import time; time.sleep(1.5)"])
+  """A run that lasts until the test releases it: a second run started meanwhile is skipped."""
+  release = tmp_path / "release"
+  waits = f"import os, threading\nwhile not os.path.exists({str(release)!r}): threading.Event().wait(0.02)"
+  monkeypatch.setattr(schedule, "run_command", lambda args: [sys.executable, "-c", waits])
   logs, results = [], []
   lock = str(tmp_path / "schedule.lock")
   threads = [threading.Thread(target=lambda: results.append(schedule.run_once([], lock, logs.append)))
              for _ in range(2)]
   for t in threads:
     t.start()
+  wait_until(lambda: None in results, what="the second run skipped")
+  release.write_text("")
   for t in threads:
     t.join()
   assert sorted(results, key=lambda r: r is None) == [0, None]

@@ -2,7 +2,6 @@
 its batch leaves the queue and the model never runs for it; over gRPC with real channels and a model
 that takes its time (a stand-in, no TensorFlow model)."""
 import threading
-import time
 
 import grpc
 import numpy as np
@@ -17,9 +16,9 @@ from serving.server import deadlines
 from serving import errors
 from serving.server import grpc_server
 from serving.server.registry import ModelRegistry
+from tests.waiting import wait_until
 
 MODEL = "slow"
-RUN_SECONDS = 0.6
 
 
 class _Gate:
@@ -76,7 +75,7 @@ def test_a_request_cancelled_in_the_queue_is_dropped_from_the_batch():
   deadline = deadlines.Deadline(30)
   cancelled, cancelled_outcome = _in_thread(lambda: scheduler.submit({"x": np.array([3])}, deadline))
   kept, kept_outcome = _in_thread(lambda: scheduler.submit({"x": np.array([4])}))
-  time.sleep(0.2)
+  wait_until(lambda: scheduler.queued() == 2, what="both requests queued")
   deadline.cancel()
   cancelled.join(10)
   assert cancelled_outcome == {"error": errors.CANCELLED}
@@ -99,21 +98,16 @@ def test_an_expired_deadline_is_refused_before_anything_runs():
   scheduler.close()
 
 
-class _SlowModel:
-  """What the registry's loader returns: one signature `y = 2x`, RUN_SECONDS per batch, behind the real
-  batcher; counts the rows it ran."""
+class _GatedModel:
+  """What the registry's loader returns: one signature `y = 2x` behind the real batcher (one batch thread)
+  whose model function blocks until released (_Gate)."""
   signatures = {"serving_default": None}
 
   def __init__(self, path):
     del path
-    self.rows = []
-    self._scheduler = batching.BatchScheduler(self._run, batching.BatchingOptions(
+    self.gate = _Gate()
+    self.scheduler = batching.BatchScheduler(self.gate, batching.BatchingOptions(
         max_batch_size=8, batch_timeout_s=0.0, num_batch_threads=1))
-
-  def _run(self, inputs):
-    time.sleep(RUN_SECONDS)
-    self.rows.extend(inputs["x"].tolist())
-    return {"y": inputs["x"] * 2}
 
   def input_specs(self, signature_name):
     del signature_name
@@ -125,17 +119,18 @@ class _SlowModel:
 
   def run(self, signature_name, inputs, deadline=None):
     del signature_name
-    return self._scheduler.submit(inputs, deadline)
+    return self.scheduler.submit(inputs, deadline)
 
   def close(self):
-    self._scheduler.close()
+    self.gate.release.set()
+    self.scheduler.close()
 
 
 @pytest.fixture
 def grpc_slow_server(tmp_path):
   (tmp_path / MODEL / "1").mkdir(parents=True)
   (tmp_path / MODEL / "1" / "saved_model.pb").write_bytes(b"")
-  registry = ModelRegistry(model_config.model_server_config(str(tmp_path), models=[MODEL]), _SlowModel)
+  registry = ModelRegistry(model_config.model_server_config(str(tmp_path), models=[MODEL]), _GatedModel)
   registry.poll_once()
   server, port = grpc_server.make_server(core_lib.ServingCore(registry), ["127.0.0.1:0"], 1 << 20, threads=8)
   server.start()
@@ -155,16 +150,18 @@ def _request(value):
 
 def test_grpc_deadline_exceeded_and_cancelled_requests_are_not_run(grpc_slow_server):
   stub, model = grpc_slow_server
-  busy = stub.Predict.future(_request(1), timeout=30)  # holds the one batch thread for RUN_SECONDS
-  time.sleep(0.1)
+  busy = stub.Predict.future(_request(1), timeout=30)  # holds the one batch thread until the gate opens
+  assert model.gate.started.wait(10)
   with pytest.raises(grpc.RpcError) as e:
     stub.Predict(_request(2), timeout=0.2)  # its deadline passes while it waits for the batch thread
   assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+  wait_until(lambda: model.scheduler.queued() == 1, what="the late request in the queue")
   cancelled = stub.Predict.future(_request(3), timeout=30)
-  time.sleep(0.1)
+  wait_until(lambda: model.scheduler.queued() == 2, what="the request to cancel in the queue")
   assert cancelled.cancel()
   kept = stub.Predict.future(_request(4), timeout=30)
+  wait_until(lambda: model.scheduler.queued() == 3, what="the kept request in the queue")
+  model.gate.release.set()
   assert tf.make_ndarray(busy.result().outputs["y"]).tolist() == [2.0]
   assert tf.make_ndarray(kept.result().outputs["y"]).tolist() == [8.0]
-  time.sleep(RUN_SECONDS)
-  assert sorted(model.rows) == [1.0, 4.0]  # neither the late nor the cancelled request reached the model
+  assert sorted(model.gate.ran) == [1.0, 4.0]  # neither the late nor the cancelled request reached the model

@@ -4,7 +4,6 @@ import functools
 import os
 import shutil
 import threading
-import time
 
 import grpc
 import requests
@@ -17,10 +16,11 @@ from serving.server import deployment_files
 from serving.server import model_server as server_lib
 from tests.serve_process import fdp_serve
 from tests.conftest import UTKFACE_DIR
+from tests.waiting import wait_until
 import vocabulary
 
 CLIENTS_PER_PROTOCOL = 3
-LOAD_SECONDS_AROUND_SWAP = 1.5
+ANSWERS_AROUND_SWAP = 5  # per client, before the push and after the swap
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,13 +35,6 @@ def _grpc_predict(stub):
   return stub.Predict(request, timeout=60).model_spec.version.value
 
 
-def _wait_for(condition, timeout=90.0):
-  deadline = time.time() + timeout
-  while not condition():
-    assert time.time() < deadline, "timed out"
-    time.sleep(0.1)
-
-
 def test_hot_swap_under_load(tmp_path, shipped_models):
   root = tmp_path / "models"
   old = int(os.path.basename(shipped_models[vocabulary.CLASSIFIER]))
@@ -50,50 +43,49 @@ def test_hot_swap_under_load(tmp_path, shipped_models):
   server = server_lib.ModelServer(model_config.model_config_for_base_dir(str(root)), rest_port=0, grpc_port=0,
                                   host="127.0.0.1", poll_seconds=0.2).start()
   stop = threading.Event()
-  failures, answered = [], {"rest": 0, "grpc": []}
-  lock = threading.Lock()
+  failures, rest_answers = [], []
+  versions = [[] for _ in range(CLIENTS_PER_PROTOCOL)]  # each gRPC client's answering versions, in order
 
   def rest_client():
     with client_lib.connect(f"127.0.0.1:{server.rest_port}", "rest", timeout=60) as client:
       while not stop.is_set():
         try:
           assert client.predict(vocabulary.CLASSIFIER, [jpeg()])["age_bucket"].shape == (1, 5)
-          with lock:
-            answered["rest"] += 1
+          rest_answers.append(1)
         except Exception as e:  # pylint: disable=broad-except
           failures.append(repr(e))
 
-  def grpc_client():
+  def grpc_client(answered):
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
       stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
       while not stop.is_set():
         try:
-          version = _grpc_predict(stub)
-          with lock:
-            answered["grpc"].append(version)
+          answered.append(_grpc_predict(stub))
         except Exception as e:  # pylint: disable=broad-except
           failures.append(repr(e))
 
-  threads = [threading.Thread(target=fn) for fn in [rest_client, grpc_client] * CLIENTS_PER_PROTOCOL]
+  threads = [threading.Thread(target=rest_client) for _ in range(CLIENTS_PER_PROTOCOL)]
+  threads += [threading.Thread(target=grpc_client, args=(answered,)) for answered in versions]
   status = client_lib.connect(f"127.0.0.1:{server.rest_port}", "rest")
   try:
     for thread in threads:
       thread.start()
-    time.sleep(LOAD_SECONDS_AROUND_SWAP)
+    wait_until(lambda: len(rest_answers) >= ANSWERS_AROUND_SWAP and
+               all(len(v) >= ANSWERS_AROUND_SWAP for v in versions), what="answers from the old version")
     shutil.copytree(shipped_models[vocabulary.CLASSIFIER], root / vocabulary.CLASSIFIER / str(new))  # a push, not atomic
     states = lambda: {s["version"]: s["state"] for s in status.status(vocabulary.CLASSIFIER)["model_version_status"]}
-    _wait_for(lambda: states() == {str(new): "AVAILABLE", str(old): "END"})
-    time.sleep(0.5)  # answers the old version gave just before END may still be on their way to the clients
-    swapped_at = len(answered["grpc"])
-    time.sleep(LOAD_SECONDS_AROUND_SWAP)
+    wait_until(lambda: states() == {str(new): "AVAILABLE", str(old): "END"}, timeout=90, what="the swap")
+    after_swap = [len(v) for v in versions]
+    wait_until(lambda: all(len(v) >= n + ANSWERS_AROUND_SWAP for v, n in zip(versions, after_swap)),
+               what="answers after the swap")
   finally:
     stop.set()
     for thread in threads:
       thread.join(timeout=120)
   try:
     assert failures == []
-    assert answered["rest"] > 0 and old in answered["grpc"]
-    assert set(answered["grpc"][swapped_at:]) == {new}  # once the old one is gone, only the new one answers
+    for answered in versions:  # each client saw the old version, then the new one, and never the old again
+      assert answered[0] == old and answered[-1] == new and answered == sorted(answered)
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
       assert _grpc_predict(prediction_service_pb2_grpc.PredictionServiceStub(channel)) == new
   finally:

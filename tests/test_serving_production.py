@@ -21,6 +21,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from tests.serve_process import PROJECT_ROOT, serve_process, threads_of
 from tests.conftest import UTKFACE_DIR
+from tests.waiting import wait_until
 import vocabulary
 
 pytestmark = pytest.mark.datasets
@@ -120,7 +121,7 @@ def test_sigterm_under_load_answers_every_accepted_request_and_exits_0(served_mo
                      stop=False) as served:
     process = served.process
     threads = _load(served.rest_port, served.grpc_port, stop, log)
-    time.sleep(3)
+    wait_until(lambda: sum(outcome == 200 for *_, outcome in log) > LOAD_CLIENTS, what="the load answered")
     sigterm_at = time.monotonic()
     process.send_signal(signal.SIGTERM)
     code = process.wait(timeout=DRAIN_SECONDS + 10)

@@ -1,6 +1,5 @@
 """The registry's version life cycle and the request batcher, with a stand-in loader (no TensorFlow)."""
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -9,6 +8,7 @@ from serving.server import batching
 from serving.server import model_config
 from serving import errors
 from serving.server.registry import ModelRegistry, ModelSpec
+from tests.waiting import wait_until
 
 
 class FakeModel:
@@ -34,13 +34,6 @@ def _registry(tmp_path, labels=None):
   return base, ModelRegistry(model_config.model_server_config(str(tmp_path), models=["m"], labels=labels), FakeModel)
 
 
-def _wait_for(condition, seconds=10):
-  deadline = time.time() + seconds
-  while not condition():
-    assert time.time() < deadline, "timed out"
-    time.sleep(0.01)
-
-
 def _states(registry):
   return {s.version: s.state for s in registry.status(ModelSpec("m"))}
 
@@ -62,8 +55,8 @@ def test_new_version_is_served_and_the_old_one_unloads_after_its_requests(tmp_pa
     with pytest.raises(errors.ServingError, match=r"Specific\(m, 1\)"):
       with registry.acquire(ModelSpec("m", version=1)):
         pass
-  _wait_for(lambda: old.closed)  # closed on the registry's unload thread, not this request's
-  assert _states(registry) == {2: "AVAILABLE", 1: "END"}
+  wait_until(lambda: old.closed)  # closed on the registry's unload thread, not this request's
+  wait_until(lambda: _states(registry) == {2: "AVAILABLE", 1: "END"}, what="1 END after its close")
 
 
 def test_a_broken_push_keeps_the_served_version_and_reports_the_error(tmp_path):
@@ -82,7 +75,7 @@ def test_a_broken_push_keeps_the_served_version_and_reports_the_error(tmp_path):
   _push(base, 2, "ok")  # fixed in place: retried because its files changed
   registry.poll_once()
   registry.poll_once()
-  assert _states(registry) == {2: "AVAILABLE", 1: "END"}
+  wait_until(lambda: _states(registry) == {2: "AVAILABLE", 1: "END"}, what="1 unloaded in the background")
 
 
 def test_no_valid_version_is_a_status_not_a_crash(tmp_path):
@@ -128,10 +121,8 @@ def test_watcher_thread_picks_up_a_push(tmp_path):
   registry.start()
   try:
     _push(base, 5)
-    deadline = time.time() + 5
-    while _states(registry).get(5) != "AVAILABLE" and time.time() < deadline:
-      time.sleep(0.05)
-    assert _states(registry) == {5: "AVAILABLE", 1: "END"}
+    # Version 1 is unloaded on a background thread after 5 is AVAILABLE: wait for both states.
+    wait_until(lambda: _states(registry) == {5: "AVAILABLE", 1: "END"}, what="5 AVAILABLE and 1 unloaded")
   finally:
     registry.stop()
 
@@ -194,9 +185,7 @@ def test_a_full_queue_is_refused_not_blocked():
   queued = [threading.Thread(target=scheduler.submit, args=({"x": np.array([i])},)) for i in (1, 2)]
   for t in queued:
     t.start()
-  deadline = time.time() + 10
-  while scheduler._queue.qsize() < 2 and time.time() < deadline:  # pylint: disable=protected-access
-    time.sleep(0.01)
+  wait_until(lambda: scheduler.queued() == 2, what="both requests queued")
   with pytest.raises(errors.ServingError) as e:  # the queue holds max_enqueued_batches x max_batch_size rows
     scheduler.submit({"x": np.array([9])})
   assert e.value.code == errors.RESOURCE_EXHAUSTED
@@ -231,12 +220,12 @@ def test_a_slow_load_holds_up_neither_other_models_nor_the_next_poll(tmp_path):
   _push(tmp_path / "b", 2)
   registry.poll_once(wait=False)
   registry.poll_once(wait=False)  # settled: a/2 starts loading (and hangs), b/2 loads
-  _wait_for(lambda: {s.version: s.state for s in registry.status(ModelSpec("b"))} == {2: "AVAILABLE", 1: "END"})
+  wait_until(lambda: {s.version: s.state for s in registry.status(ModelSpec("b"))} == {2: "AVAILABLE", 1: "END"})
   assert {s.version: s.state for s in registry.status(ModelSpec("a"))} == {2: "LOADING", 1: "AVAILABLE"}
   with registry.acquire(ModelSpec("a")) as servable:
     assert servable.version == 1  # the version being loaded does not take requests yet
   GatedModel.release.set()
-  _wait_for(lambda: {s.version: s.state for s in registry.status(ModelSpec("a"))} == {2: "AVAILABLE", 1: "END"})
+  wait_until(lambda: {s.version: s.state for s in registry.status(ModelSpec("a"))} == {2: "AVAILABLE", 1: "END"})
   registry.stop()
 
 
@@ -250,7 +239,7 @@ def test_a_retired_version_is_closed_off_the_request_thread(tmp_path):
     _push(base, 2)
     registry.poll_once()
     registry.poll_once()
-  _wait_for(lambda: old.closed)
+  wait_until(lambda: old.closed)
   assert old.closed_on.startswith("unload") and old.closed_on != threading.current_thread().name
   registry.stop()
 

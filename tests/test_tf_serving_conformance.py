@@ -29,6 +29,7 @@ from serving.server import model_config
 from serving.server import model_server as server_lib
 from serving.server import servables
 from tests.serve_process import PROJECT_ROOT
+from tests.waiting import wait_until
 from vocabulary import settings
 
 TESTDATA = settings.tfserving_testdata_dir()
@@ -53,18 +54,6 @@ def _config(models: dict) -> model_server_config_pb2.ModelServerConfig:
 def _config_text(models: dict) -> str:
   from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
   return text_format.MessageToString(_config(models))
-
-
-def _wait_until(condition, timeout: float = TIMEOUT, what: str = "condition"):
-  """Polls `condition()` until it is truthy (its value is returned) or `timeout` passes."""
-  end = time.monotonic() + timeout
-  while True:
-    value = condition()
-    if value:
-      return value
-    if time.monotonic() > end:
-      raise AssertionError(f"timed out waiting for {what}")
-    time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -353,7 +342,7 @@ def test_config_file_reload_under_traffic(tmp_path):
   thread = threading.Thread(target=traffic)
   thread.start()
   try:
-    _wait_until(lambda: len(answers) > 20, what="traffic")
+    wait_until(lambda: len(answers) > 20, what="traffic")
     config_path.write_text(_config_text({"half_plus_two": HALF_PLUS_TWO, "half_plus_three": HALF_PLUS_THREE}))
 
     def three_answers():
@@ -361,15 +350,15 @@ def test_config_file_reload_under_traffic(tmp_path):
         return stub.Predict(_predict_request("half_plus_three", [2.0], [1]), TIMEOUT).outputs["y"].float_val[0]
       except grpc.RpcError:
         return None
-    assert _wait_until(three_answers, what="half_plus_three served") == 4.0
+    assert wait_until(three_answers, what="half_plus_three served") == 4.0
     served_before = len(answers)
-    _wait_until(lambda: len(answers) > served_before + 20, what="more traffic")
+    wait_until(lambda: len(answers) > served_before + 20, what="more traffic")
   finally:
     stop.set()
     thread.join(TIMEOUT)
   assert not failures and set(answers) == {3.0}
   config_path.write_text(_config_text({"half_plus_three": HALF_PLUS_THREE}))
-  _wait_until(lambda: requests.get(f"http://127.0.0.1:{served.rest_port}/v1/models/half_plus_two",
+  wait_until(lambda: requests.get(f"http://127.0.0.1:{served.rest_port}/v1/models/half_plus_two",
                                    timeout=TIMEOUT).status_code == 404, what="half_plus_two removed")
   config_path.write_text("not a config")  # a broken rewrite: logged, the last good config serves on
   assert three_answers() == 4.0
@@ -468,13 +457,13 @@ def test_sigterm_with_a_model_call_stuck_exits_within_the_grace_period(tmp_path)
   process = _fdp_serve("--port=0", "--rest_api_port=0", "--host=127.0.0.1", "--drain-seconds=3",
                        f"--model_base_path={tmp_path / 'stuck'}", "--model_name=stuck")
   try:
-    line = _wait_until(lambda: next((l for l in iter(process.stdout.readline, "") if l.startswith("REST on")), None),
+    line = wait_until(lambda: next((l for l in iter(process.stdout.readline, "") if l.startswith("REST on")), None),
                        timeout=120, what="fdp serve")
     rest_port = int(line.split("127.0.0.1:")[1].split(" ")[0])
     threading.Thread(target=lambda: requests.post(f"http://127.0.0.1:{rest_port}/v1/models/stuck:predict",
                                                   json={"instances": [1.0]}, timeout=120), daemon=True).start()
     busy_from = _cpu_seconds(process.pid)
-    _wait_until(lambda: _cpu_seconds(process.pid) > busy_from + 1.0, what="the model call running")
+    wait_until(lambda: _cpu_seconds(process.pid) > busy_from + 1.0, what="the model call running")
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     code = process.wait(timeout=60)

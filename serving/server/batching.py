@@ -116,6 +116,10 @@ class BatchScheduler:
       raise task.error
     return task.outputs
 
+  def queued(self) -> int:
+    """Requests waiting for a batch thread (those dropped meanwhile included, until a thread skips them)."""
+    return self._queue.qsize()
+
   def close(self, timeout_s: float = CLOSE_WAIT_S) -> None:
     """Stops the threads after the requests already queued have been answered, waiting at most
     `timeout_s` in all: threads stuck on a model call are daemons, left to end with the process."""
