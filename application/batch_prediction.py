@@ -9,7 +9,8 @@
     -> joined back per photo (CoGroupByKey) -> the `fdp predict --json` record (application/faces.py)
     -> JSON lines, written as Beam shards PREFIX-00000-of-0000N.
 
-A photo that cannot be read gets its `error` record and the job goes on. Counters in the namespace
+A photo that cannot be read, or whose face the models cannot read, gets its `error` record (counted) and
+the job goes on: a batch the model fails on is run again crop by crop. Counters in the namespace
 `batch_predict`: photos, faces, errors.
 """
 import json
@@ -27,6 +28,7 @@ from vocabulary import signatures
 
 COUNTERS = "batch_predict"
 PHOTOS, FACES, ERRORS = "photos", "faces", "errors"
+MODEL_ERROR = "error"  # a crop's result when the model could not read it
 CROPS = "crops"
 GLOB_CHARACTERS = "*?["
 
@@ -154,7 +156,22 @@ class SavedModelHandler(inference.ModelHandler):
     return tf.saved_model.load(self._model_dir)
 
   def run_inference(self, batch, model, inference_args=None):
-    return run_signature(model, batch, inference_args or {}, self._model_dir)
+    """A batch the model fails on is run again crop by crop (as the model server's batcher does): a crop
+    it cannot read gets a result holding its error, and its neighbours their answers."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    batches = [list(batch)]
+    results = []
+    while batches:
+      crops = batches.pop(0)
+      try:
+        results.extend(run_signature(model, crops, inference_args or {}, self._model_dir))
+      except (tf.errors.OpError, ValueError) as e:
+        if len(crops) > 1:
+          batches = [[crop] for crop in crops] + batches
+          continue
+        message = (getattr(e, "message", None) or str(e)).strip().split("\n")[0]
+        results.append(inference.PredictionResult(None, {MODEL_ERROR: message}, self._model_dir))
+    return results
 
   def get_num_bytes(self, batch) -> int:
     return sum(len(crop) for crop in batch)
@@ -168,6 +185,9 @@ class SavedModelHandler(inference.ModelHandler):
 
 def _fields(keyed_result, model: str):
   (path, index), result = keyed_result
+  if MODEL_ERROR in result.inference:
+    return path, (index, model, {MODEL_ERROR: f"the {model} could not read face {index + 1}: "
+                                              f"{result.inference[MODEL_ERROR]}"})
   return path, (index, model, faces.prediction_fields(model, result.inference))
 
 
@@ -179,6 +199,9 @@ def record_line(joined, models: Sequence[str], trust: trust_lib.Trust) -> str:
     return json.dumps(faces.photo_record(path, found, [], trust))
   predictions = [{} for _ in found]
   for index, _, fields in sorted(grouped["fields"], key=lambda f: (f[0], models.index(f[1]))):
+    if MODEL_ERROR in fields:  # the photo gets an error record, counted
+      beam.metrics.Metrics.counter(COUNTERS, ERRORS).inc()
+      return json.dumps(faces.photo_record(path, fields[MODEL_ERROR], [], trust))
     predictions[index].update(fields)
   return json.dumps(faces.photo_record(path, [(box, score, None) for box, score in found], predictions, trust))
 

@@ -14,6 +14,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from application import detectors
 from application import face_alignment
+from application import pixels
 from vocabulary.image_formats import MAX_PIXELS
 
 DEFAULT_DETECTOR = detectors.DEFAULT
@@ -44,7 +45,7 @@ def decode_photo(image_bytes: bytes) -> Image.Image:
       image.load()
       if image.getexif().get(ORIENTATION_TAG, 1) != 1:
         image = ImageOps.exif_transpose(image)
-      return image if image.mode == "RGB" else image.convert("RGB")
+      return pixels.as_rgb(image)
   except UnreadableImageError:
     raise
   except UnidentifiedImageError:

@@ -16,13 +16,13 @@ image that cannot be read or predicted gets "error" instead of "faces", and the 
 """
 import collections
 import concurrent.futures
-import functools
 import io
 import os
 from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from application import pixels
 from application import trust as trust_lib
 from vocabulary import image_formats
 from vocabulary import labels
@@ -39,18 +39,44 @@ BATCH_FACES = 32  # crops per model request, at most
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
-def whole_image(image_bytes: bytes) -> List[Face]:
-  """The stand-in detector: one face, the whole image. Raises ValueError on bytes that are no image."""
+# What the models' graphs decode as they are (TensorFlow's decode_image): other formats and pixel
+# layouts are re-encoded once, losslessly, as PNG.
+_AS_THEY_ARE = {"JPEG": ("RGB", "L"), "PNG": ("RGB", "RGBA", "L", "LA", "P"), "GIF": ("P", "L", "RGB"),
+                "BMP": ("RGB", "L", "P")}
+
+
+def model_readable(image_bytes: bytes) -> bytes:
+  """The image as the models can read it: JPEG, PNG, GIF or BMP bytes of 8-bit pixels are kept; anything
+  else Pillow reads (WebP, TIFF, CMYK JPEG, 16-bit PNG, ...) becomes a PNG of its first frame. Raises
+  ValueError on bytes that are no readable image."""
   from PIL import Image, UnidentifiedImageError  # pylint: disable=g-import-not-at-top
   try:
     with Image.open(io.BytesIO(image_bytes)) as image:
-      width, height = image.size
-      image.verify()
+      if image.width * image.height > image_formats.MAX_PIXELS:
+        raise ValueError(f"not a readable image: {image.width}x{image.height} pixels is more than "
+                         f"{image_formats.MAX_PIXELS:,}")
+      if image.mode in _AS_THEY_ARE.get(image.format, ()):
+        image.verify()
+        return image_bytes
+      image.load()
+      converted = image.convert("RGBA") if "A" in image.getbands() else pixels.as_rgb(image)
+      buffer = io.BytesIO()
+      converted.save(buffer, format="PNG")
+      return buffer.getvalue()
   except UnidentifiedImageError:
     raise ValueError("not a readable image: unknown image format") from None
-  except (OSError, SyntaxError) as e:
+  except (OSError, SyntaxError, Image.DecompressionBombError) as e:
     raise ValueError(f"not a readable image: {e}") from None
-  return [([0, 0, width, height], 1.0, image_bytes)]
+
+
+def whole_image(image_bytes: bytes) -> List[Face]:
+  """The stand-in detector: one face, the whole image (as the models can read it). Raises ValueError on
+  bytes that are no image."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  readable = model_readable(image_bytes)
+  with Image.open(io.BytesIO(readable)) as image:
+    width, height = image.size
+  return [([0, 0, width, height], 1.0, readable)]
 
 
 def is_image_name(name: str) -> bool:
@@ -93,20 +119,28 @@ def prediction_fields(model: str, face_outputs) -> dict:
   return _FIELDS[model](face_outputs)
 
 
-@functools.lru_cache(maxsize=None)
-def _model_requests() -> concurrent.futures.ThreadPoolExecutor:
-  """The requests to the two models of a batch of crops go out together (the server runs both at once):
-  one pool, started at the first prediction, not at import."""
-  return concurrent.futures.ThreadPoolExecutor(max_workers=len(vocabulary.MODELS), thread_name_prefix="model-request")
-
-
-def predict_crops(client, crops: Sequence[bytes], models: Sequence[str]) -> List[dict]:
-  """Face crops -> the served models (one request per model, sent together) -> the predicted fields per
-  face. A failed request's error is raised (after the others have answered)."""
+def predict_crops(client, crops: Sequence[bytes], models: Sequence[str],
+                  pool: Optional[concurrent.futures.Executor] = None) -> List[dict]:
+  """Face crops -> the served models (one request per model) -> the predicted fields per face. With
+  `pool` (the caller's: whoever serves the photos owns it and bounds it), the requests go out together,
+  the first on this thread, the others on the pool; without, one after another. A failed request's
+  error is raised (after the others have answered)."""
   crops = list(crops)
-  requests = [_model_requests().submit(client.predict, model, crops) for model in models]
+  requests = [pool.submit(client.predict, model, crops) for model in models[1:]] if pool else []
+  answers, error = [], None
+  for model in models[:1] if pool else models:
+    try:
+      answers.append(client.predict(model, crops))
+    except Exception as e:  # pylint: disable=broad-except  # raised once the others have answered
+      error = error or e
   concurrent.futures.wait(requests)
-  answers = [request.result() for request in requests]
+  for request in requests:
+    try:
+      answers.append(request.result())
+    except Exception as e:  # pylint: disable=broad-except
+      error = error or e
+  if error is not None:
+    raise error
   fields = [{} for _ in crops]
   for model, outputs in zip(models, answers):
     for i, face_fields in enumerate(fields):
@@ -170,12 +204,17 @@ def _in_order(paths: Sequence[str], detect_faces: FaceDetector, workers: int) ->
       yield result, bool(pending) and pending[0].done()
 
 
-def _predict_batch(client, batch, models, trust) -> List[dict]:
+def _predict_batch(client, batch, models, trust, pool=None) -> List[dict]:
+  """The records of a batch of detected photos, their faces sent together; when that fails, each photo is
+  sent alone (as the model server's batcher retries), so one photo the models cannot read never costs
+  the others their answers."""
   from serving.client.model_client import ServingClientError  # pylint: disable=g-import-not-at-top
   crops = [crop for _, faces in batch if not isinstance(faces, str) for _, _, crop in faces]
   try:
-    predictions = predict_crops(client, crops, models) if crops else []
+    predictions = predict_crops(client, crops, models, pool) if crops else []
   except (OSError, ValueError, ServingClientError) as e:
+    if len([faces for _, faces in batch if not isinstance(faces, str) and faces]) > 1:
+      return [record for photo in batch for record in _predict_batch(client, [photo], models, trust, pool)]
     return [{"image": path, "error": faces if isinstance(faces, str) else str(e)} for path, faces in batch]
   records, start = [], 0
   for path, faces in batch:
@@ -193,28 +232,25 @@ def predict_images(client, paths: Sequence[str], models: Sequence[str], detect_f
   images detected so far go to the server together, up to `batch_faces` per request. `progress(n)` is
   called after every n images."""
   batch, faces_in_batch = [], 0
-  for (path, faces), next_ready in _in_order(paths, detect_faces, workers):
-    count = 0 if isinstance(faces, str) else len(faces)
-    if batch and faces_in_batch + count > batch_faces:  # an image's faces stay in one request
-      yield from _flush(client, batch, models, trust, progress)
-      batch, faces_in_batch = [], 0
-    batch.append((path, faces))
-    faces_in_batch += count
-    if faces_in_batch >= batch_faces or not next_ready:
-      yield from _flush(client, batch, models, trust, progress)
-      batch, faces_in_batch = [], 0
+  # This run's own pool: each batch's requests to the other models go out beside the first one's.
+  with concurrent.futures.ThreadPoolExecutor(max(1, len(models) - 1), thread_name_prefix="model-request") as pool:
+    for (path, faces), next_ready in _in_order(paths, detect_faces, workers):
+      count = 0 if isinstance(faces, str) else len(faces)
+      if batch and faces_in_batch + count > batch_faces:  # an image's faces stay in one request
+        yield from _flush(client, batch, models, trust, progress, pool)
+        batch, faces_in_batch = [], 0
+      batch.append((path, faces))
+      faces_in_batch += count
+      if faces_in_batch >= batch_faces or not next_ready:
+        yield from _flush(client, batch, models, trust, progress, pool)
+        batch, faces_in_batch = [], 0
 
 
-def _flush(client, batch, models, trust, progress) -> List[dict]:
-  records = _predict_batch(client, batch, models, trust)
+def _flush(client, batch, models, trust, progress, pool) -> List[dict]:
+  records = _predict_batch(client, batch, models, trust, pool)
   if progress:
     progress(len(batch))
   return records
-
-
-def predict_image(client, path: str, models: Sequence[str], detect_faces: FaceDetector = whole_image) -> dict:
-  """One image's record; every failure lands in its "error" field, never in an exception."""
-  return next(predict_images(client, [path], models, detect_faces, workers=1))
 
 
 def human_lines(record: dict) -> List[str]:

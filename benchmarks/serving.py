@@ -10,7 +10,7 @@ so that as little of the 2 cores as possible goes to the clients):
                    ran on before), at 1 and 32 clients
   Flask baseline   the original project's way of serving (Flask + Keras model.predict per request), 8 clients
   first request    after a push, with and without the SavedModel's warm-up requests, over a warm request
-  slow clients     a status request while 400 connections never finish their headers; the server's threads
+  slow clients     a status request while 1,000 connections never finish their headers; the server's threads
   pushes           predict and status clients during 3 pushes and a delete: errors
 
   .venv/bin/python -m benchmarks.serving [--serving-root models] [--seconds 6] [--update-docs]
@@ -43,7 +43,7 @@ CLIENTS = (1, 8, 32, 128)
 WERKZEUG_CLIENTS = (1, 32)
 BASELINE_CLIENTS = 8
 RAW_BATCH = 32
-SLOW_CLIENTS = 400
+SLOW_CLIENTS = 1000  # fdp serve's connection limit: they fill it
 PUSHES_PER_MODE = 4
 
 

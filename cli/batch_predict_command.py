@@ -6,6 +6,7 @@ import sys
 
 from application import faces
 from cli import beam_options
+from cli import exit_codes
 from cli import predict_command
 from serving import defaults
 
@@ -26,14 +27,16 @@ def cmd_batch_predict(args) -> int:
         trust=trust.Trust(min_face_size=args.min_judged_face_size), beam_args=beam_args,
         batch_faces=args.batch_faces)
   except batch_prediction.InputError as e:
-    sys.exit(f"fdp batch-predict: {e}")
+    print(f"fdp batch-predict: {e}", file=sys.stderr)
+    return exit_codes.BAD_ARGUMENTS
   print(json.dumps(result, indent=2))
-  return 0
+  return exit_codes.SOME_FAILED if result["counters"][batch_prediction.ERRORS] else exit_codes.ALL_ANSWERED
 
 
 def register(subparsers) -> None:
   batch = subparsers.add_parser(
-      "batch-predict", help="`fdp predict --json` over many photos as a Beam job, without a model server")
+      "batch-predict", help="`fdp predict --json` over many photos as a Beam job, without a model server",
+      epilog=exit_codes.EPILOG)
   batch.add_argument("inputs", nargs="+", metavar="INPUT",
                      help="photo files, folders (their photos, any depth) or glob patterns, on any Beam "
                      "filesystem (local; gs:// with the GCP extra)")

@@ -5,8 +5,9 @@ Nothing heavy at import time: TensorFlow and gRPC load inside the command, so `f
 import json
 import sys
 
-from serving import defaults
 from application import faces
+from cli import exit_codes
+from serving import defaults
 
 PROGRESS_MIN_IMAGES = 20  # a progress bar on stderr from this many images on
 
@@ -28,8 +29,8 @@ def cmd_predict(args) -> int:
   server = args.server or f"localhost:{port}"
   paths = faces.image_paths(args.images)
   if not paths:
-    print("no image found", file=sys.stderr)
-    return 1
+    print("fdp predict: no image found", file=sys.stderr)
+    return exit_codes.BAD_ARGUMENTS
   failures = 0
   progress = None
   if len(paths) >= PROGRESS_MIN_IMAGES and not args.no_progress:
@@ -47,7 +48,7 @@ def cmd_predict(args) -> int:
         print("\n".join(faces.human_lines(record)), flush=progress is None)
   if progress:
     progress.close()
-  return 1 if failures else 0
+  return exit_codes.SOME_FAILED if failures else exit_codes.ALL_ANSWERED
 
 
 def add_detection_options(parser) -> None:
@@ -67,7 +68,8 @@ def add_detection_options(parser) -> None:
 
 
 def register(subparsers) -> None:
-  predict = subparsers.add_parser("predict", help="age bucket, gender and age of the faces in images")
+  predict = subparsers.add_parser("predict", help="age bucket, gender and age of the faces in images",
+                                  epilog=exit_codes.EPILOG)
   predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of them")
   predict.add_argument("--server", help=f"HOST:PORT (default: localhost:{defaults.REST_PORT} for REST, "
                        f"localhost:{defaults.GRPC_PORT} for gRPC)")
@@ -86,8 +88,3 @@ def register(subparsers) -> None:
                        help=f"no progress bar (shown on stderr from {PROGRESS_MIN_IMAGES} images on)")
   predict.add_argument("--timeout", type=float, default=30.0)
   predict.set_defaults(func=cmd_predict)
-
-
-
-if __name__ == "__main__":
-  sys.exit("use: fdp predict IMAGE...")

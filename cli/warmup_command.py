@@ -6,7 +6,6 @@ graph: that is how the repository's shipped models/ carry theirs without holding
 """
 import io
 import random
-import sys
 from typing import List
 
 WARMUP_IMAGE_SIZE = 200
@@ -36,7 +35,3 @@ def register(subparsers) -> None:
                                  "SavedModels")
   warmup.add_argument("saved_model_dirs", nargs="+", metavar="SAVED_MODEL_DIR")
   warmup.set_defaults(func=cmd_warmup)
-
-
-if __name__ == "__main__":
-  sys.exit("use: fdp warmup SAVED_MODEL_DIR...")

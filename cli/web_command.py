@@ -1,7 +1,6 @@
 """`fdp web --server HOST:PORT [--protocol rest|grpc] [--port 8080]`, registered into cli/main.py.
 
 Nothing heavy at import time (Flask, the face detector and TensorFlow load when the command runs)."""
-import sys
 
 from cli import predict_command
 from cli import serving_commands
@@ -22,8 +21,10 @@ def cmd_web(args) -> int:
                              trust=trust.Trust(min_face_size=args.min_judged_face_size))
   print(f"Loading the face detector ({args.detector}) ...", flush=True)
   face_detection.load_detector(args.detector)
-  with client_lib.connect(args.server, args.protocol, timeout=args.timeout) as client:
-    app = app_lib.create_app(config, app_lib.client_predictor(client, faces.models_for(args.model)))
+  import concurrent.futures  # pylint: disable=g-import-not-at-top
+  with client_lib.connect(args.server, args.protocol, timeout=args.timeout) as client, \
+       concurrent.futures.ThreadPoolExecutor(args.model_requests, thread_name_prefix="model-request") as pool:
+    app = app_lib.create_app(config, app_lib.client_predictor(client, faces.models_for(args.model), pool))
     # The production HTTP server the model server's REST API runs on; an upload a little over the page's
     # limit still reaches the page, which says why it is refused; far larger ones are refused unread.
     server = http_server.HttpServer(app, args.host, args.port, http_server.HttpOptions(
@@ -48,10 +49,9 @@ def register(subparsers) -> None:
   web.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the model server")
   web.add_argument("--threads", type=int, default=defaults.HTTP_THREADS,
                    help="requests handled at once (slow clients hold none; default %(default)s)")
+  web.add_argument("--model-requests", type=int, default=defaults.HTTP_THREADS,
+                   help="requests to the second model in flight at once, over every upload (the first "
+                   "model's go out on each upload's own thread; default %(default)s)")
   web.add_argument("--drain-seconds", type=float, default=defaults.DRAIN_SECONDS,
                    help="on SIGTERM/SIGINT, how long uploads already accepted may take (default %(default)s)")
   web.set_defaults(func=cmd_web)
-
-
-if __name__ == "__main__":
-  sys.exit("use: fdp web --server HOST:PORT")

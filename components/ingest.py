@@ -4,10 +4,12 @@ labels (parsed per source) -> read and check the image -> collapse byte-identica
 (dropping groups whose labels conflict) -> split by content hash (face_records.split_for_hash) ->
 serialized tf.Examples, plus a report that counts every category of input.
 """
+import contextlib
 import dataclasses
 import io
 import json
-from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple
+import uuid
 
 import apache_beam as beam
 
@@ -21,8 +23,22 @@ MAX_LISTED_REJECTIONS = 1000
 # Categories of rejected input that name individual files in the report (the rest are only counted).
 LISTED_CATEGORIES = ("malformed_name", "unreadable", "corrupt")
 
-# Set by a caller that runs the pipeline in-process (e.g. `fdp ingest`) to show progress.
-progress_hook: Optional[Callable[[], None]] = None
+# Progress callbacks of the runs in this process, by token, each registered only while its run lasts
+# (`reporting_progress`). A DoFn carries the token, not the callback (it is pickled); on a worker in another
+# process the token names nothing and no progress is shown.
+_PROGRESS: Dict[str, Callable[[], None]] = {}
+
+
+@contextlib.contextmanager
+def reporting_progress(callback: Callable[[], None]) -> Iterator[str]:
+  """A token for IngestFaces(progress=...): `callback()` is called once per image read, until the block
+  ends."""
+  token = uuid.uuid4().hex
+  _PROGRESS[token] = callback
+  try:
+    yield token
+  finally:
+    del _PROGRESS[token]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,10 +100,15 @@ def check_image(data: bytes, face_box=None, margin: float = 0.0) -> Tuple[bytes,
 class ReadFaces(beam.DoFn):
   """Reads and checks each image; unreadable and corrupt files are rejected with the reason."""
 
+  def __init__(self, progress: Optional[str] = None):
+    super().__init__()
+    self._progress = progress  # a reporting_progress token
+
   def process(self, labels: FaceLabels):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    if progress_hook is not None:
-      progress_hook()
+    report = _PROGRESS.get(self._progress) if self._progress else None
+    if report is not None:
+      report()
     try:
       with tf.io.gfile.GFile(labels.path, "rb") as f:
         data = f.read()
@@ -127,15 +148,17 @@ def _build_report(counts: Dict[str, int], rejected: Sequence[Rejection], source:
 
 
 class IngestFaces(beam.PTransform):
-  """ReadLabels' output -> {'splits': {split: serialized tf.Examples}, 'report': one dict}."""
+  """ReadLabels' output -> {'splits': {split: serialized tf.Examples}, 'report': one dict}. `progress`: a
+  reporting_progress token."""
 
-  def __init__(self, source: str):
+  def __init__(self, source: str, progress: Optional[str] = None):
     super().__init__()
     self._source = source
+    self._progress = progress
 
   def expand(self, parsed):
     labels, parse_rejections = parsed["labels"], parsed[REJECTED]
-    read = labels | "ReadFaces" >> beam.ParDo(ReadFaces()).with_outputs(REJECTED, main="faces")
+    read = labels | "ReadFaces" >> beam.ParDo(ReadFaces(self._progress)).with_outputs(REJECTED, main="faces")
     resolved = (
         read.faces
         | "KeyByHash" >> beam.Map(lambda f: (f.sha256, f))

@@ -2,6 +2,7 @@
 DirectRunner (multi-processing with several workers), a progress line per component and a
 summary read back from ML Metadata. Cached components are reused, so a run that was stopped
 midway completes when started again."""
+import contextlib
 import dataclasses
 import json
 import logging
@@ -77,20 +78,38 @@ def _hide_empty_resolver_errors(record) -> bool:
   return "Input resolution error" not in str(record.msg)
 
 
-def _install_progress(verbose: bool):
+@contextlib.contextmanager
+def showing_progress(verbose: bool):
+  """While the run lasts: one progress line per component on stdout, and (unless `verbose`) only errors
+  from TFX, TF and Beam, which warn a lot about things a user cannot change. Every logger level, handler
+  level and filter it changes is put back afterwards."""
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
-  absl_logging.set_verbosity(absl_logging.INFO)
-  logging.getLogger("absl").setLevel(logging.INFO)
-  logging.getLogger(PROGRESS_LOGGER).setLevel(logging.INFO)
-  if not verbose:  # TFX, TF and Beam warn a lot about things a user cannot change
-    for handler in logging.root.handlers:
-      handler.setLevel(logging.ERROR)
-      handler.addFilter(_hide_empty_resolver_errors)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+  loggers = [logging.getLogger(name) for name in ("absl", PROGRESS_LOGGER, "tensorflow")]
+  saved_levels = [logger.level for logger in loggers] + [absl_logging.get_verbosity()]
+  root_handlers = [] if verbose else list(logging.root.handlers)
+  saved_handler_levels = [handler.level for handler in root_handlers]
   handler = _ProgressHandler(sys.stdout)
-  logging.getLogger("absl").addHandler(handler)
-  logging.getLogger(PROGRESS_LOGGER).addHandler(handler)
-  return handler
+  absl_logging.set_verbosity(absl_logging.INFO)
+  loggers[0].setLevel(logging.INFO)
+  loggers[1].setLevel(logging.INFO)
+  for root_handler in root_handlers:
+    root_handler.setLevel(logging.ERROR)
+    root_handler.addFilter(_hide_empty_resolver_errors)
+  if not verbose:
+    loggers[2].setLevel(logging.ERROR)
+  loggers[0].addHandler(handler)
+  loggers[1].addHandler(handler)
+  try:
+    yield
+  finally:
+    loggers[0].removeHandler(handler)
+    loggers[1].removeHandler(handler)
+    for root_handler, level in zip(root_handlers, saved_handler_levels):
+      root_handler.setLevel(level)
+      root_handler.removeFilter(_hide_empty_resolver_errors)
+    for logger, level in zip(loggers, saved_levels):
+      logger.setLevel(level)
+    absl_logging.set_verbosity(saved_levels[-1])
 
 
 def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig = TrainingConfig(),
@@ -112,9 +131,8 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
   paths = LocalPaths(os.path.abspath(home), pipeline_name or f"{configs.PIPELINE_NAME}-{dataset}")
   os.makedirs(os.path.dirname(paths.metadata_path), exist_ok=True)
   connection_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata_path)
-  handler = _install_progress(verbose)
   started = time.time()
-  try:
+  with showing_progress(verbose):
     tfx.orchestration.LocalDagRunner().run(pipeline.create_pipeline(
         pipeline_name=paths.pipeline_name,
         pipeline_root=paths.pipeline_root,
@@ -130,9 +148,6 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
         spans=example_gen.has_spans(data_root),
         pretrained_model_uri=pretrained_model_uri,
     ))
-  finally:
-    logging.getLogger("absl").removeHandler(handler)
-    logging.getLogger(PROGRESS_LOGGER).removeHandler(handler)
   store = run_summary.open_store(connection_config)
   run_id = run_summary.latest_run_id(store, paths.pipeline_name)
   runs = run_summary.component_runs(store, paths.pipeline_name, run_id)

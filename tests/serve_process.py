@@ -27,13 +27,15 @@ class ServeProcess:
 
 
 @contextlib.contextmanager
-def serve_process(*args: str, env: Optional[Dict[str, str]] = None, stop: bool = True) -> Iterator[ServeProcess]:
-  """`fdp serve ARGS` (with `env` added to the environment), once it is serving. With `stop`, it is then
-  stopped with SIGTERM and must exit 0; else the caller stops it (it is killed if still running)."""
+def serve_process(*args: str, env: Optional[Dict[str, str]] = None, stop: bool = True,
+                  checkout: str = PROJECT_ROOT) -> Iterator[ServeProcess]:
+  """`fdp serve ARGS` of `checkout` (this one by default; another revision's worktree for a comparison),
+  with `env` added to the environment, once it is serving. With `stop`, it is then stopped with SIGTERM
+  and must exit 0; else the caller stops it (it is killed if still running)."""
   stderr = tempfile.TemporaryFile(mode="w+")  # kept, so a start that fails says why
   process = subprocess.Popen(
       [sys.executable, "-m", "cli", "serve", *args, "--rest-port", "0", "--grpc-port", "0",
-       "--host", "127.0.0.1"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
+       "--host", "127.0.0.1"], cwd=checkout, stdout=subprocess.PIPE, stderr=stderr, text=True,
       env={**os.environ, **(env or {})})
   code = None
   try:

@@ -1,6 +1,7 @@
 """`fdp predict` over many photos: folders, input order, requests shared by consecutive photos, bad
 photos reported one by one, the warnings on each face (application/trust.py), and the real command against
 `fdp serve` with the shipped models on real outside photos (AAF)."""
+import concurrent.futures
 import io
 import json
 import os
@@ -212,7 +213,8 @@ def test_the_two_models_are_asked_at_the_same_time():
       both_waiting.wait()
       return super().predict(model, crops)
 
-  [fields] = faces.predict_crops(MeetingClient(), [b"crop"], vocabulary.MODELS)
+  with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the caller's pool
+    [fields] = faces.predict_crops(MeetingClient(), [b"crop"], vocabulary.MODELS, pool)
   assert (fields["age_bucket"], fields["gender"], fields["age"]) == ("25-49", "female", 30.0)
 
 
@@ -228,6 +230,7 @@ def test_a_failed_model_request_is_raised_after_the_other_has_answered():
       answered.append(model)
       return super().predict(model, crops)
 
-  with pytest.raises(ConnectionError, match="classifier unreachable"):
-    faces.predict_crops(HalfBrokenClient(), [b"crop"], vocabulary.MODELS)
+  with pytest.raises(ConnectionError, match="classifier unreachable"), \
+       concurrent.futures.ThreadPoolExecutor(1) as pool:
+    faces.predict_crops(HalfBrokenClient(), [b"crop"], vocabulary.MODELS, pool)
   assert answered == [vocabulary.REGRESSOR]

@@ -8,6 +8,7 @@ answer `{"error": "<a sentence for people>"}` with 400 (not an image, corrupt, t
 (model server down) or 502 (model server error); a photo without a face answers 200 with no faces and a
 `message`.
 """
+import concurrent.futures
 import dataclasses
 import logging
 from typing import Callable, List, Optional, Sequence
@@ -51,10 +52,14 @@ UNREACHABLE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 PredictCrops = Callable[[Sequence[bytes]], List[dict]]
 
 
-def client_predictor(client: client_lib.ServingClient, models: Sequence[str] = vocabulary.MODELS) -> PredictCrops:
-  """Crops -> the served models (through the client library) -> `fdp predict`'s fields per face."""
+def client_predictor(client: client_lib.ServingClient, models: Sequence[str] = vocabulary.MODELS,
+                     pool: Optional[concurrent.futures.Executor] = None) -> PredictCrops:
+  """Crops -> the served models (through the client library) -> `fdp predict`'s fields per face. Each
+  upload's request to the first model goes out on the thread serving the upload, those to the others on
+  `pool` (the page's, sized by `fdp web --model-requests`), so the server's batcher sees the requests of
+  every upload in hand together."""
 
-  return lambda crops: faces_lib.predict_crops(client, crops, models)
+  return lambda crops: faces_lib.predict_crops(client, crops, models, pool)
 
 
 class UserError(Exception):
