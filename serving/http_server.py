@@ -45,6 +45,16 @@ class HttpOptions:
   max_request_bytes: int = defaults.MAX_REQUEST_BYTES
 
 
+class _QueueDepthAsDebug:
+  """waitress warns "Task queue depth is N" whenever requests wait for a worker, which under load is the
+  design: this server's dispatcher logs it at DEBUG on this module's logger (no process-wide logger is
+  changed)."""
+
+  @staticmethod
+  def warning(message, *args, **kwargs):
+    log.debug(message, *args, **kwargs)
+
+
 class _JsonErrorTask(waitress_task.ErrorTask):
   """waitress's own error answers (400, 413, ...) in the JSON form every other error has."""
 
@@ -169,6 +179,7 @@ class HttpServer:
                            max_request_body_size=options.max_request_bytes, asyncore_use_poll=True,
                            ident="fdp", expose_tracebacks=False, clear_untrusted_proxy_headers=True,
                            channel_request_lookahead=1)  # gives environ["waitress.client_disconnected"]
+    self._server.task_dispatcher.queue_logger = _QueueDepthAsDebug()
     self._server.request_read_timeout_s = options.request_read_timeout_s
     self._server.make_room_after_s = options.make_room_after_s
     self.port = self._server.effective_port
