@@ -427,7 +427,7 @@ def test_a_taken_grpc_port_fails_at_once_naming_it():
   assert process.returncode == 1
   (line,) = [line for line in stderr.splitlines() if "failed to start" in line]
   assert str(port) in line and "Traceback" not in stderr
-  assert time.monotonic() - started < 30  # most of it is importing TensorFlow; no model is loaded
+  assert time.monotonic() - started < 5  # checked before TensorFlow loads
 
 
 def _stuck_model(base: str) -> None:

@@ -208,7 +208,8 @@ def make_server(core, addresses: Sequence[str], max_request_bytes: int, threads:
   port it bound. `threads` serve RPCs at once (`--grpc_max_threads`), more wait in gRPC's queue;
   `channel_arguments` are --grpc_channel_arguments. A failed bind raises OSError naming the address.
   The caller starts it."""
-  options = [("grpc.max_receive_message_length", max_request_bytes), ("grpc.max_send_message_length", -1)]
+  options = [("grpc.max_receive_message_length", max_request_bytes), ("grpc.max_send_message_length", -1),
+             ("grpc.so_reuseport", 0)]  # a second server on a port in use fails, not shares it
   options += [(key, value) for key, value in channel_arguments]
   server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
                        options=options)
