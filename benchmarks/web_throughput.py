@@ -8,7 +8,9 @@ and each web figure over `fdp predict`'s. The photos are All-Age-Faces photos (o
 the folder.
 
   .venv/bin/python -m benchmarks.web_throughput [--photos 400] [--uploaders 1 8] [--serving-root models]
-Writes benchmarks/results/web_throughput.json.
+      [--model both|classifier|regressor]
+Writes benchmarks/results/web_throughput.json (web_throughput_<model>.json for one model: half the network
+passes per face, what a cheaper model would cost).
 """
 import argparse
 import concurrent.futures
@@ -34,14 +36,14 @@ def _photos(count: int):
   return [folder / name for name in names[::step][:count]]
 
 
-def predict_photos_per_s(photos, rest_port: str) -> float:
+def predict_photos_per_s(photos, rest_port: str, model: str) -> float:
   with tempfile.TemporaryDirectory() as folder:
     for photo in photos:
       os.symlink(photo, os.path.join(folder, photo.name))
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "cli", "predict", folder, "--json", "--no-progress", "--server",
-                           f"127.0.0.1:{rest_port}"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          check=False)
+                           f"127.0.0.1:{rest_port}", "--model", model], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, check=False)
     seconds = time.perf_counter() - started
   answered = sum('"faces"' in line for line in done.stdout.splitlines())
   if answered != len(photos):
@@ -70,14 +72,15 @@ def main(argv=None) -> int:
   parser.add_argument("--photos", type=int, default=400)
   parser.add_argument("--uploaders", type=int, nargs="+", default=[1, 8])
   parser.add_argument("--serving-root", default=settings.models_dir())
+  parser.add_argument("--model", choices=("both", "classifier", "regressor"), default="both")
   args = parser.parse_args(argv)
   serving_root = os.path.abspath(args.serving_root)
   photos = _photos(args.photos)
   with serve_process("--model-base-dir", serving_root) as served:
-    predict_rate = predict_photos_per_s(photos, served.rest_port)
+    predict_rate = predict_photos_per_s(photos, served.rest_port, args.model)
     print(f"fdp predict: {predict_rate:.1f} photos/s", flush=True)
     web = subprocess.Popen([sys.executable, "-m", "cli", "web", "--server", f"127.0.0.1:{served.rest_port}",
-                            "--port", "0"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                            "--port", "0", "--model", args.model], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True)
     try:
       line = next(line for line in web.stdout if line.startswith("Open "))
@@ -89,10 +92,11 @@ def main(argv=None) -> int:
     finally:
       web.terminate()
       web.wait(timeout=60)
-  summary = {"photos": len(photos), "machine": {"cpus": os.cpu_count()},
+  summary = {"photos": len(photos), "model": args.model, "machine": {"cpus": os.cpu_count()},
              "fdp_predict_photos_per_s": round(predict_rate, 2), "fdp_web_photos_per_s": rates,
              "web_over_predict": {k: round(v / predict_rate, 2) for k, v in rates.items()}}
-  path = results_file.write(RESULTS, summary, results_file.model_versions(serving_root))
+  name = RESULTS if args.model == "both" else RESULTS.replace(".json", f"_{args.model}.json")
+  path = results_file.write(name, summary, results_file.model_versions(serving_root))
   print(f"{summary['web_over_predict']} of fdp predict; wrote {os.path.relpath(path, PROJECT_ROOT)}")
   return 0
 
