@@ -41,7 +41,7 @@ class HttpOptions:
   backlog: int = 2048
   idle_timeout_s: float = 30.0
   request_read_timeout_s: float = 15.0
-  make_room_after_s: float = 1.0  # at the connection limit, connections quiet this long make room
+  make_room_after_s: float = 0.5  # at the connection limit, connections quiet this long make room
   max_request_bytes: int = defaults.MAX_REQUEST_BYTES
 
 

@@ -471,4 +471,4 @@ def test_sigterm_with_a_model_call_stuck_exits_within_the_grace_period(tmp_path)
   finally:
     if process.poll() is None:
       process.kill()
-  assert code == 0 and elapsed < 3 + 5, elapsed
+  assert code == 0 and elapsed < 3 + 7, elapsed  # the 3 s drain, then the unloads' bounded wait
