@@ -5,7 +5,6 @@ the command line's failures (a bad config file, a port taken, a model call that 
 import base64
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -14,7 +13,6 @@ import threading
 import time
 
 import grpc
-import numpy as np
 import pytest
 import requests
 from tensorflow.core.framework import types_pb2
