@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import logging
 import time
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -103,6 +103,22 @@ def _check_images(name: str, array: np.ndarray) -> None:
 def _first_line(error: Exception) -> str:
   text = getattr(error, "message", None) or str(error)
   return text.strip().split("\n")[0]
+
+
+def classifications(outputs: Dict[str, np.ndarray]) -> List[List[Tuple[str, Optional[float]]]]:
+  """A Classify result's outputs -> per example, its (class label, score) pairs: the label "" without a
+  classes output, the score None without a scores output (what both front ends write out)."""
+  classes, scores = outputs.get(CLASSES), outputs.get(SCORES)
+  rows, columns = (classes if classes is not None else scores).shape
+
+  def label(i, k):
+    if classes is None:
+      return ""
+    value = classes[i, k]
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+  return [[(label(i, k), None if scores is None else float(scores[i, k])) for k in range(columns)]
+          for i in range(rows)]
 
 
 def _outputs_text(outputs) -> str:

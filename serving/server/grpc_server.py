@@ -84,14 +84,10 @@ def _predict_outputs(response, outputs) -> None:
 
 
 def _classify_outputs(result_message, outputs) -> None:
-  classes, scores = outputs.get(core_lib.CLASSES), outputs.get(core_lib.SCORES)
-  rows, columns = (classes if classes is not None else scores).shape
-  for i in range(rows):
+  for row in core_lib.classifications(outputs):
     entry = result_message.classifications.add().classes
-    for k in range(columns):
-      label = classes[i, k] if classes is not None else b""
-      entry.add(label=label.decode("utf-8", "replace") if isinstance(label, bytes) else str(label),
-                score=float(scores[i, k]) if scores is not None else 0.0)
+    for label, score in row:
+      entry.add(label=label, score=0.0 if score is None else score)
 
 
 def _regress_outputs(result_message, outputs) -> None:

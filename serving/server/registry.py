@@ -21,6 +21,7 @@ import time
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from serving import errors
+from vocabulary import layout
 from vocabulary.layout import is_version_dir
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ class ServedModel:
 
 
 def _has_saved_model(path: str) -> bool:
-  return os.path.isfile(os.path.join(path, "saved_model.pb"))
+  return os.path.isfile(os.path.join(path, layout.SAVED_MODEL_FILE))
 
 
 def _served_model(entry) -> ServedModel:

@@ -190,17 +190,11 @@ class RestApp:
   def _classify(self, spec: ModelSpec, request: Request) -> Response:
     deadline, signature_name, examples = self._examples(request)
     outputs = self.core.classify(spec, signature_name, examples, deadline=deadline, protocol=PROTOCOL).outputs
-    classes, scores = outputs.get(core_lib.CLASSES), outputs.get(core_lib.SCORES)
-    rows, columns = (classes if classes is not None else scores).shape
-    results = [[[_text(classes[i, k]) if classes is not None else "", float(scores[i, k])]
-                if scores is not None else [_text(classes[i, k])] for k in range(columns)] for i in range(rows)]
+    results = [[[label] if score is None else [label, score] for label, score in row]
+               for row in core_lib.classifications(outputs)]
     return _json_response({"results": results})
 
   def _regress(self, spec: ModelSpec, request: Request) -> Response:
     deadline, signature_name, examples = self._examples(request)
     values = self.core.regress(spec, signature_name, examples, deadline=deadline, protocol=PROTOCOL).outputs
     return _json_response({"results": [float(v) for v in values[core_lib.REGRESS_OUTPUTS]]})
-
-
-def _text(value) -> str:
-  return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -9,9 +9,10 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 
 from serving.server import batching
 from serving.server.servables import base
+from vocabulary import layout
 
 INIT_OP_SIGNATURE = "__saved_model_init_op"
-SAVED_MODEL_FILE = "saved_model.pb"
+SAVED_MODEL_FILE = layout.SAVED_MODEL_FILE
 
 
 def read_meta_graph(path: str):
