@@ -59,6 +59,11 @@ def cmd_run_local(args) -> int:
     if not os.path.isdir(data_root):
       sys.exit(f"fdp: --data {data_root}: no such folder")
     dataset = args.dataset or _detect_dataset(data_root)
+    if dataset == vocabulary.WIKI:
+      try:
+        wiki.check_metadata_file(args.wiki_mat or os.path.join(data_root, wiki.METADATA_FILE))
+      except wiki.MetadataError as e:
+        sys.exit(f"fdp run local: {e}")
     training, thresholds, pipeline_name = hyperparameters.TrainingConfig(), configs.EvaluationThresholds(), None
   summary = local_runner.run_local(
       data_root=data_root, dataset=dataset, home=home, training=_training_config(args, training),
@@ -78,8 +83,11 @@ def cmd_ingest(args) -> int:
   beam_args = beam_options.pipeline_args(args)
   if not os.path.isdir(args.dir):
     sys.exit(f"fdp ingest: {args.dir}: no such folder")
-  report = ingest_job.run_ingest(args.dataset, args.dir, args.out, beam_args=beam_args,
-                                 wiki_mat=args.wiki_mat, show_progress=not (args.quiet or args.beam_args))
+  try:
+    report = ingest_job.run_ingest(args.dataset, args.dir, args.out, beam_args=beam_args,
+                                   wiki_mat=args.wiki_mat, show_progress=not (args.quiet or args.beam_args))
+  except wiki.MetadataError as e:
+    sys.exit(f"fdp ingest: {e}")
   print(json.dumps(report["counts"], indent=2))
   print(f"TFRecords and ingest_report.json in {os.path.abspath(args.out)}; "
         f"run the pipeline on them with: fdp run local --data {args.out}")

@@ -15,8 +15,7 @@ class FaceLabels:
   gender: int  # 0 = male, 1 = female
   race: Optional[int]  # None where the dataset has no race label (WIKI)
   source: str
-  face_box: Optional[Tuple[float, float, float, float]] = None  # x1, y1, x2, y2 of the face (WIKI)
-  crop_margin: float = 0.0  # grow face_box by this fraction of its size on each side when cropping
+  centre_crop: Optional[float] = None  # keep this centre fraction of the image's sides as the face (WIKI)
 
   def label_tuple(self):
     """What must agree between byte-identical copies of an image."""

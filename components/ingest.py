@@ -66,32 +66,26 @@ class ParseLabels(beam.DoFn):
       yield _reject(str(getattr(record, "path", record)), self._error_category(e), str(e))
 
 
-def face_crop_box(face_box, margin: float, width: int, height: int):
-  """The face box grown by `margin` on each side and clipped to the image; None if the face box
-  does not lie inside the image (e.g. WIKI's `wiki_crop` images, already cropped around the face,
-  while face_location refers to the original photo)."""
-  x1, y1, x2, y2 = face_box
-  if x1 < 0 or y1 < 0 or x2 > width + 1 or y2 > height + 1 or x2 <= x1 or y2 <= y1:
-    return None
-  dx, dy = (x2 - x1) * margin, (y2 - y1) * margin
-  return (int(max(0, x1 - dx)), int(max(0, y1 - dy)), int(min(width, x2 + dx)), int(min(height, y2 + dy)))
+def centre_box(fraction: float, width: int, height: int) -> Tuple[int, int, int, int]:
+  """The centre `fraction` of an image's width and height, as a (left, top, right, bottom) crop box."""
+  dx, dy = width * (1.0 - fraction) / 2.0, height * (1.0 - fraction) / 2.0
+  return round(dx), round(dy), width - round(dx), height - round(dy)
 
 
-def check_image(data: bytes, face_box=None, margin: float = 0.0) -> Tuple[bytes, Tuple[int, int]]:
-  """Decodes the image fully (raising ValueError if corrupt); returns JPEG bytes, the face cropped
-  with its margin when a face box is given, and their (width, height)."""
+def check_image(data: bytes, centre_crop: Optional[float] = None) -> Tuple[bytes, Tuple[int, int]]:
+  """Decodes the image fully (raising ValueError if corrupt); returns JPEG bytes (the centre `centre_crop`
+  of the image when given, else the original bytes of a JPEG) and their (width, height)."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
   try:
     image = Image.open(io.BytesIO(data))
     image.load()
   except Exception as e:  # PIL raises many types for bad data  # pylint: disable=broad-except
     raise ValueError(f"cannot decode image: {e}") from e
-  crop = face_box and face_crop_box(face_box, margin, *image.size)
-  if crop is None and image.format == "JPEG":
+  if centre_crop is None and image.format == "JPEG":
     return data, image.size  # the original bytes: no re-encoding loss, and the hash names the file
   image = image.convert("RGB")
-  if crop is not None:
-    image = image.crop(crop)
+  if centre_crop is not None:
+    image = image.crop(centre_box(centre_crop, *image.size))
   out = io.BytesIO()
   image.save(out, format="JPEG", quality=95)
   return out.getvalue(), image.size
@@ -112,11 +106,14 @@ class ReadFaces(beam.DoFn):
     try:
       with tf.io.gfile.GFile(labels.path, "rb") as f:
         data = f.read()
+    except (tf.errors.NotFoundError, FileNotFoundError):
+      yield _reject(labels.path, "missing_image", "no such file")
+      return
     except (tf.errors.OpError, OSError) as e:
       yield _reject(labels.path, "unreadable", str(e).splitlines()[0])
       return
     try:
-      image, size = check_image(data, labels.face_box, labels.crop_margin)
+      image, size = check_image(data, labels.centre_crop)
     except ValueError as e:
       yield _reject(labels.path, "corrupt", str(e))
       return

@@ -118,6 +118,23 @@ def split_sizes(runs: List[ComponentRun]) -> Dict[str, int]:
   return {}
 
 
+# Ingest counts that are not a reason an input was dropped.
+_NOT_DROPPED = ("read", "examples", "duplicate_groups", "conflicting_groups")
+
+
+def dropped_inputs(runs: List[ComponentRun]) -> Dict[str, int]:
+  """{reason: inputs} that did not become examples (a filter, a missing or corrupt image, a duplicate),
+  from the counts the ExampleGen recorded ({} for TFRecords imported as they are)."""
+  for run in runs:
+    examples = run.outputs.get("examples")
+    if examples and _custom(examples[0], "ingest_examples") is not None:
+      counts = {key[len("ingest_"):]: value.int_value
+                for key, value in examples[0].custom_properties.items() if key.startswith("ingest_")}
+      return {reason: count for reason, count in sorted(counts.items())
+              if reason not in _NOT_DROPPED and not reason.startswith("split_")}
+  return {}
+
+
 def drift_line(runs: List[ComponentRun]) -> Optional[str]:
   from components import drift  # pylint: disable=g-import-not-at-top
   for run in runs:
@@ -134,6 +151,9 @@ def format_summary(runs: List[ComponentRun], models: List[ModelResult]) -> str:
   sizes = split_sizes(runs)
   if sizes:
     lines.append("examples: " + ", ".join(f"{split} {count:,}" for split, count in sizes.items()))
+  dropped = dropped_inputs(runs)
+  if dropped:
+    lines.append("inputs dropped: " + ", ".join(f"{reason} {count:,}" for reason, count in dropped.items()))
   drift = drift_line(runs)
   if drift:
     lines.append(drift)

@@ -21,3 +21,19 @@ def test_ingested_examples_give_the_split_sizes_and_imported_records_none():
   runs = [_run("ImportExampleGen", metadata_store_pb2.Artifact())]
   assert run_summary.split_sizes(runs) == {}
   assert "examples:" not in run_summary.format_summary(runs, [])
+
+
+def test_every_reason_an_input_was_dropped_is_in_the_summary():
+  ingested = metadata_store_pb2.Artifact()
+  counts = {"read": 62328, "examples": 23499, "split_train": 16900, "duplicate": 9, "duplicate_groups": 9,
+            "no_face": 18016, "low_face_score": 6314, "second_face": 3759, "unknown_gender": 650,
+            "age_out_of_range": 39, "missing_image": 10042, "corrupt": 1}
+  for key, count in counts.items():
+    ingested.custom_properties[f"ingest_{key}"].int_value = count
+  runs = [_run("FileBasedExampleGen", ingested)]
+  dropped = run_summary.dropped_inputs(runs)
+  assert dropped == {"age_out_of_range": 39, "corrupt": 1, "duplicate": 9, "low_face_score": 6314,
+                     "missing_image": 10042, "no_face": 18016, "second_face": 3759, "unknown_gender": 650}
+  assert "inputs dropped: age_out_of_range 39, corrupt 1, duplicate 9, low_face_score 6,314, missing_image 10,042" \
+      in run_summary.format_summary(runs, [])
+  assert run_summary.dropped_inputs([_run("ImportExampleGen", metadata_store_pb2.Artifact())]) == {}

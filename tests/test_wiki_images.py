@@ -9,16 +9,17 @@ from components import ingest, wiki
 from tests.test_ingest import run_ingest, _feature
 
 
-def _write_photo(path, width, height, box, seed):
+def _write_photo(path, size, seed):
+  """A wiki_crop-style image: the "face" (a bright block) fills its middle, a dark margin around it."""
   rng = np.random.default_rng(seed)
-  pixels = rng.integers(0, 60, (height, width, 3), dtype=np.uint8)
-  x1, y1, x2, y2 = (int(v) for v in box)
-  pixels[y1:y2, x1:x2] = (200, 150, 120)  # the "face" is a bright block where face_location says
+  pixels = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+  face = slice(round(size * 0.2), round(size * 0.8))
+  pixels[face, face] = (200, 150, 120) + pixels[face, face]  # bright, and still each image its own
   path.parent.mkdir(parents=True, exist_ok=True)
   Image.fromarray(pixels).save(path, format="JPEG", quality=95)
 
 
-def test_wiki_folder_crops_faces_and_counts_missing_images(tmp_path, wiki_mat):
+def test_wiki_folder_frames_faces_and_counts_missing_images(tmp_path, wiki_mat):
   rows = wiki.read_metadata(str(wiki_mat), image_root=str(tmp_path))
   kept = []
   for row in rows:
@@ -26,9 +27,9 @@ def test_wiki_folder_crops_faces_and_counts_missing_images(tmp_path, wiki_mat):
       kept.append((row, wiki.to_labels(row)))
     except wiki.FilteredOut:
       pass
-  chosen = [(r, l) for r, l in kept if r.face_location[2] < 400 and r.face_location[3] < 400][:12]
+  chosen = kept[:12]
   for i, (row, _) in enumerate(chosen[:10]):
-    _write_photo(pathlib.Path(row.path), 480, 480, row.face_location, seed=i)
+    _write_photo(pathlib.Path(row.path), 64 if i % 2 else 480, seed=i)
   for row, _ in chosen[10:]:
     pathlib.Path(row.path).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(row.path).write_bytes(b"\xff\xd8\xff\xe0 truncated")
@@ -38,12 +39,11 @@ def test_wiki_folder_crops_faces_and_counts_missing_images(tmp_path, wiki_mat):
   assert counts["read"] == 62328
   assert counts["no_face"] == 18016 and counts["second_face"] == 3759
   assert counts["corrupt"] == 2
-  assert counts["unreadable"] == len(kept) - 12  # images that the folder does not have
+  assert counts["missing_image"] == len(kept) - 12  # images that the folder does not have
+  assert "unreadable" not in counts
   assert counts["examples"] == 10
+  assert not any(r["category"] == "missing_image" for r in report["rejected"])  # counted, not listed
 
-  expected_sizes = sorted(
-      (box[2] - box[0], box[3] - box[1])
-      for box in (ingest.face_crop_box(r.face_location, l.crop_margin, 480, 480) for r, l in chosen[:10]))
   sizes = []
   for split_examples in examples.values():
     for example in split_examples:
@@ -51,16 +51,13 @@ def test_wiki_folder_crops_faces_and_counts_missing_images(tmp_path, wiki_mat):
       assert _feature(example, "source") == b"wiki"
       assert "race" not in example.features.feature
       sizes.append(image.size)
-      # the face (the bright block) sits in the middle of the crop, the dark photo around it
+      # the crop lies inside the face: bright from edge to edge, no dark margin
       pixels = np.asarray(image.convert("L"), dtype=np.float32)
-      h, w = pixels.shape
-      assert pixels[h // 2 - 2:h // 2 + 2, w // 2 - 2:w // 2 + 2].mean() > 120
-      assert pixels.mean() < pixels[h // 2, w // 2]
-  assert sorted(sizes) == expected_sizes
+      assert pixels[2:-2, 2:-2].min() > 80
+  assert sorted(sizes) == [(34, 34)] * 5 + [(250, 250)] * 5
 
 
-def test_face_crop_box_margin_and_clipping():
-  assert ingest.face_crop_box((100, 100, 200, 200), 0.4, 1000, 1000) == (60, 60, 240, 240)
-  assert ingest.face_crop_box((10, 10, 110, 110), 0.4, 1000, 1000) == (0, 0, 150, 150)
-  # a face box outside the image (wiki_crop images are already crops): keep the whole image
-  assert ingest.face_crop_box((500, 500, 700, 700), 0.4, 300, 300) is None
+def test_centre_box():
+  assert ingest.centre_box(0.52, 64, 64) == (15, 15, 49, 49)
+  assert ingest.centre_box(0.5, 200, 100) == (50, 25, 150, 75)
+  assert ingest.centre_box(1.0, 64, 48) == (0, 0, 64, 48)

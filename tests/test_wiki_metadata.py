@@ -41,7 +41,23 @@ def test_filters_name_their_reason(overrides, category):
 def test_kept_row_labels():
   labels = wiki.to_labels(_row())
   assert (labels.age, labels.gender, labels.race, labels.source) == (28, 0, None, "wiki")  # WIKI 1 = male
-  assert labels.face_box == (10.0, 10.0, 50.0, 50.0) and labels.crop_margin > 0
+  assert labels.centre_crop == wiki.FACE_FRACTION
+
+
+def test_a_file_that_is_no_wiki_mat_is_named(tmp_path):
+  not_matlab = tmp_path / "wiki.mat"
+  not_matlab.write_text("this is not a MATLAB file")
+  with pytest.raises(wiki.MetadataError, match=r"wiki.mat: not a MATLAB file"):
+    wiki.read_metadata(str(not_matlab))
+  other = tmp_path / "other.mat"
+  scipy.io.savemat(str(other), {"imdb": np.zeros(3)})
+  with pytest.raises(wiki.MetadataError, match=r"no 'wiki' struct"):
+    wiki.read_metadata(str(other))
+  lacking = tmp_path / "lacking.mat"
+  fields = {name: np.zeros((1, 2)) for name in wiki.FIELDS if name != "face_score"}
+  scipy.io.savemat(str(lacking), {"wiki": fields})
+  with pytest.raises(wiki.MetadataError, match=r"lacks the field 'face_score'"):
+    wiki.read_metadata(str(lacking))
 
 
 def test_real_wiki_mat_counts(wiki_mat):
