@@ -48,7 +48,7 @@ def score(model, eval_ds, cfg) -> dict:
   outputs = (vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY, vocabulary.AGE_KEY)
 
   def both(batch):
-    return [export.predict(model, batch, dataclasses.replace(cfg, test_time_flip=flip), outputs) for flip in (False, True)]
+    return [export.predict(model, batch, outputs, mirror_average=flip) for flip in (False, True)]
   return dict(experiments.score_dataset(both, eval_ds), params=int(model.count_params()))
 
 

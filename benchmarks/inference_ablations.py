@@ -13,7 +13,6 @@ without the mirror average (trainer.export.predict, the function the exported gr
 Writes benchmarks/results/inference_ablations.json.
 """
 import argparse
-import dataclasses
 import json
 import os
 
@@ -68,12 +67,11 @@ def run(models_dir: str, data: str) -> dict:
   for kind in vocabulary.MODELS:
     model = load_shipped(models_dir, kind, cfg)
     for name, flip in (("mirror_average", True), ("single_pass", False)):
-      run_cfg = dataclasses.replace(cfg, test_time_flip=flip)
       batches = []
       for i in range(0, len(examples[vocabulary.IMAGE_KEY]), evaluate.BATCH_SIZE):
         batch = images.decode_images(tf.constant(list(examples[vocabulary.IMAGE_KEY][i:i + evaluate.BATCH_SIZE])),
                                      cfg.image_size)
-        batches.append({k: v.numpy() for k, v in export.predict(model, batch, run_cfg, heads).items()})
+        batches.append({k: v.numpy() for k, v in export.predict(model, batch, heads, mirror_average=flip).items()})
       predictions = {k: np.concatenate([b[k] for b in batches]) for k in heads}
       result[f"{kind}/{name}"] = score(predictions, examples)
       print(kind, name, result[f"{kind}/{name}"], flush=True)

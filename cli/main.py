@@ -33,10 +33,23 @@ def _detect_dataset(data_root: str) -> str:
   return vocabulary.UTKFACE
 
 
+def _source_weights(pairs) -> dict:
+  weights = {}
+  for pair in pairs:
+    source, _, weight = pair.partition("=")
+    try:
+      weights[source] = float(weight)
+    except ValueError:
+      sys.exit(f"fdp: --source-weight {pair}: expected SOURCE=WEIGHT, e.g. wiki=0.5")
+  return weights
+
+
 def _training_config(args, base: hyperparameters.TrainingConfig) -> hyperparameters.TrainingConfig:
   overrides = {field: getattr(args, field)
                for field in ("epochs", "regressor_epochs", "image_size", "batch_size", "learning_rate", "warm_start")
                if getattr(args, field, None) is not None}
+  if getattr(args, "source_weight", None):
+    overrides["source_weights"] = _source_weights(args.source_weight)
   return dataclasses.replace(base, **overrides)
 
 
@@ -53,22 +66,31 @@ def cmd_run_local(args) -> int:
           "It proves the pipeline runs end to end; its models are not meant for real faces.\n"
           "For real training: fdp run local --data /path/to/UTKFace")
     dataset, training, thresholds = vocabulary.UTKFACE, configs.SMOKE_TRAINING, configs.SMOKE_THRESHOLDS
-    pipeline_name = f"{configs.PIPELINE_NAME}-smoke"
+    pipeline_name, more_sources = f"{configs.PIPELINE_NAME}-smoke", []
   else:
-    data_root = args.data
-    if not os.path.isdir(data_root):
-      sys.exit(f"fdp: --data {data_root}: no such folder")
-    dataset = args.dataset or _detect_dataset(data_root)
-    if dataset == vocabulary.WIKI:
+    for folder in args.data:
+      if not os.path.isdir(folder):
+        sys.exit(f"fdp: --data {folder}: no such folder")
+    data_root, dataset = args.data[0], args.dataset or _detect_dataset(args.data[0])
+    more_sources = [{"dataset": _detect_dataset(folder), "root": os.path.abspath(folder)} for folder in args.data[1:]]
+    for source in more_sources:
+      if source["dataset"] == vocabulary.WIKI and args.wiki_mat:
+        source["wiki_mat"] = os.path.abspath(args.wiki_mat)
+    datasets = [dataset] + [source["dataset"] for source in more_sources]
+    if more_sources and not set(datasets) <= {vocabulary.UTKFACE, vocabulary.WIKI}:
+      sys.exit("fdp run local: several --data folders must each be a UTKFace or WIKI folder")
+    if vocabulary.WIKI in datasets:
+      wiki_root = args.data[datasets.index(vocabulary.WIKI)]
       try:
-        wiki.check_metadata_file(args.wiki_mat or os.path.join(data_root, wiki.METADATA_FILE))
+        wiki.check_metadata_file(args.wiki_mat or os.path.join(wiki_root, wiki.METADATA_FILE))
       except wiki.MetadataError as e:
         sys.exit(f"fdp run local: {e}")
     training, thresholds, pipeline_name = hyperparameters.TrainingConfig(), configs.EvaluationThresholds(), None
   summary = local_runner.run_local(
       data_root=data_root, dataset=dataset, home=home, training=_training_config(args, training),
       thresholds=thresholds, beam_pipeline_args=beam_args, pipeline_name=pipeline_name,
-      wiki_mat=args.wiki_mat, enable_cache=not args.no_cache, verbose=args.verbose)
+      wiki_mat=args.wiki_mat if dataset == vocabulary.WIKI else None, enable_cache=not args.no_cache,
+      verbose=args.verbose, more_sources=more_sources)
   print()
   print(summary["text"])
   pushed = [m for m in summary["models"] if m["pushed_path"]]
@@ -130,9 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
   run = sub.add_parser("run", help="run the TFX pipeline").add_subparsers(dest="runner", required=True)
   kubeflow_commands.register(sub, run)
   local = run.add_parser("local", help="run locally with LocalDagRunner (SQLite ML Metadata, Beam DirectRunner)")
-  local.add_argument("--data", help="a UTKFace folder, a WIKI wiki_crop folder (with wiki.mat) or an "
-                     "`fdp ingest` output; default: a smoke run on generated drawings")
-  local.add_argument("--dataset", choices=vocabulary.DATASETS, help="default: detected from the folder")
+  local.add_argument("--data", action="append", help="a UTKFace folder, a WIKI wiki_crop folder (with wiki.mat) "
+                     "or an `fdp ingest` output; given twice (a UTKFace and a WIKI folder), both are read into "
+                     "one run; default: a smoke run on generated drawings")
+  local.add_argument("--dataset", choices=vocabulary.DATASETS, help="the first --data folder's kind; default: "
+                     "detected from the folder")
+  local.add_argument("--source-weight", action="append", metavar="SOURCE=WEIGHT",
+                     help="loss weight of a source's images, e.g. wiki=0.5 (default: the recipe's)")
   local.add_argument("--epochs", type=int, help="the classifier's training epochs")
   local.add_argument("--regressor-epochs", type=int, help="the regressor's fine-tuning epochs (it starts from "
                      "the classifier trained in the same run)")

@@ -5,9 +5,10 @@ pass reads, dedupes and splits by content hash into train / validation / eval / 
 the ingest report is written beside the splits (`ingest_report.json`) and its counts are recorded on the
 Examples artifact in ML Metadata.
 """
+import hashlib
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 from google.protobuf import any_pb2, json_format, struct_pb2
@@ -62,13 +63,17 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     _check_output_splits(exec_properties)
     options = _custom_options(exec_properties)
     dataset = options["dataset"]
-    ingested = (
-        pipeline
-        | "ReadLabels" >> ingest.ReadLabels(
-            dataset, _data_folder(exec_properties),
-            wiki_mat=options.get("wiki_mat"),
-            wiki_min_face_score=options.get("wiki_min_face_score", wiki.MIN_FACE_SCORE))
-        | "IngestFaces" >> ingest.IngestFaces(dataset))
+    min_face_score = options.get("wiki_min_face_score", wiki.MIN_FACE_SCORE)
+    # The input base (or its latest span) first, then any more folders read into the same run.
+    sources = [{"dataset": dataset, "root": _data_folder(exec_properties), "wiki_mat": options.get("wiki_mat")}]
+    sources += options.get("more_sources", [])
+    parsed = [pipeline | f"ReadLabels[{source['dataset']}]" >> ingest.ReadLabels(
+        source["dataset"], source["root"], wiki_mat=source.get("wiki_mat"), wiki_min_face_score=min_face_score)
+              for source in sources]
+    if len(parsed) > 1:
+      parsed = [{key: [p[key] for p in parsed] | f"Flatten[{key}]" >> beam.Flatten() for key in parsed[0]}]
+    name = "+".join(source["dataset"] for source in sources)
+    ingested = parsed[0] | "IngestFaces" >> ingest.IngestFaces(name)
     _ = ingested["report"] | "WriteReport" >> ingest.WriteReport(self._report_path)
     return ingested["splits"]
 
@@ -101,15 +106,32 @@ def output_config() -> example_gen_pb2.Output:
       for name, share in layout.split_shares().items()]))
 
 
+def source_fingerprint(source: Dict[str, Any]) -> str:
+  """What changes when a folder read beside the input base changes (its metadata file, else its listing):
+  part of the ExampleGen's configuration, so the cache notices it (the driver fingerprints only the input
+  base)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if source["dataset"] == vocabulary.WIKI:
+    mat = source.get("wiki_mat") or os.path.join(source["root"], wiki.METADATA_FILE)
+    stat = tf.io.gfile.stat(mat)
+    return f"{mat}:{stat.length}:{stat.mtime_nsec}"
+  names = sorted(tf.io.gfile.listdir(source["root"]))
+  return f"{source['root']}:{len(names)}:{hashlib.sha256(chr(0).join(names).encode()).hexdigest()[:16]}"
+
+
 def face_example_gen(dataset: str, data_root: str, wiki_mat: Optional[str] = None,
                      wiki_min_face_score: float = wiki.MIN_FACE_SCORE, code_version: str = "",
-                     spans: bool = False):
+                     spans: bool = False, more_sources: Sequence[Dict[str, str]] = ()):
   """The ExampleGen for a dataset folder: UTKFace/WIKI through Executor, `fdp ingest` output through
   ImportExampleGen (its split folders kept as they are).
 
   With `spans`, new data arrives as span folders (`<data_root>/span-1/`, `span-2/`, ...): the driver
-  resolves the latest span, and the run reads that folder only."""
+  resolves the latest span, and the run reads that folder only. `more_sources` ({"dataset", "root",
+  "wiki_mat"?} each) are read into the same examples, deduplicated and split by content hash together,
+  each example keeping its source."""
   span_folder = layout.SPAN_FOLDER if spans else ""
+  if more_sources and {dataset, *(s["dataset"] for s in more_sources)} - {vocabulary.UTKFACE, vocabulary.WIKI}:
+    raise ValueError("several folders in one run must each be a UTKFace or WIKI folder")
   if dataset == vocabulary.TFRECORDS:
     return tfx.components.ImportExampleGen(
         input_base=data_root,
@@ -117,10 +139,13 @@ def face_example_gen(dataset: str, data_root: str, wiki_mat: Optional[str] = Non
             tfx.proto.Input.Split(name=name, pattern=os.path.join(span_folder, f"{layout.split_dir(name)}/*"))
             for name in layout.SPLITS]))
   options: Dict[str, Any] = {"dataset": dataset, "code_version": code_version}
-  if dataset == vocabulary.WIKI:
+  if dataset == vocabulary.WIKI or any(s["dataset"] == vocabulary.WIKI for s in more_sources):
     options["wiki_min_face_score"] = wiki_min_face_score
-    if wiki_mat:
-      options["wiki_mat"] = wiki_mat
+  if dataset == vocabulary.WIKI and wiki_mat:
+    options["wiki_mat"] = wiki_mat
+  if more_sources:
+    options["more_sources"] = [dict(s) for s in more_sources]
+    options["more_sources_fingerprint"] = [source_fingerprint(s) for s in more_sources]
   packed = any_pb2.Any()
   packed.Pack(json_format.ParseDict(options, struct_pb2.Struct()))
   # The driver fingerprints the files matching the pattern, so changed data invalidates the cache.

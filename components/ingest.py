@@ -180,6 +180,7 @@ class IngestFaces(beam.PTransform):
             resolved[ResolveDuplicates.COUNTS],
             keyed | "CountSplits" >> beam.Map(lambda kv: (f"split_{kv[0]}", 1)),
             keyed | "CountExamples" >> beam.Map(lambda _: ("examples", 1)),
+            keyed | "CountExamplesBySource" >> beam.Map(lambda kv: (f"examples_{kv[1].labels.source}", 1)),
         )
         | "FlattenCounts" >> beam.Flatten()
         | "SumCounts" >> beam.CombinePerKey(sum)

@@ -42,8 +42,12 @@ KUBEFLOW_PRETRAINED_CACHE = "/opt/face-demographics/pretrained"
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema")
 
 
-def schema_path(dataset: str) -> str:
-  """The curated, committed schema for a dataset's examples."""
+def schema_path(dataset: str, more_datasets=()) -> str:
+  """The curated, committed schema for a dataset's examples (UTKFace's for its TFRecords), or for several
+  datasets' read into one run."""
+  datasets = {dataset, *more_datasets}
+  if len(datasets) > 1:
+    return os.path.join(SCHEMA_DIR, "utkface_wiki.pbtxt")
   return os.path.join(SCHEMA_DIR, f"{vocabulary.WIKI if dataset == vocabulary.WIKI else vocabulary.UTKFACE}.pbtxt")
 
 

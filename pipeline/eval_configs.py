@@ -9,19 +9,23 @@ from pipeline.configs import EvaluationThresholds
 from trainer import export
 import vocabulary
 
-# Slices: overall, by gender, by race, by age bucket (race is absent from WIKI examples).
+# Slices: overall, by source (UTKFace, WIKI), by gender, by race, by age bucket (race is absent from WIKI
+# examples).
 SLICES = [
     tfma.SlicingSpec(),
+    tfma.SlicingSpec(feature_keys=[vocabulary.SOURCE_KEY]),
     tfma.SlicingSpec(feature_keys=[vocabulary.GENDER_KEY]),
     tfma.SlicingSpec(feature_keys=[vocabulary.RACE_KEY]),
     tfma.SlicingSpec(feature_keys=[vocabulary.AGE_BUCKET_KEY]),
 ]
+GATED_SLICES = SLICES[:2]  # overall and by source
 
 
 def _threshold(lower=None, upper=None, max_regression=0.0, higher_is_better=True):
   """A value floor/ceiling plus a change threshold: no worse than the baseline by more than
-  `max_regression` (absolute). Applied to the overall slice only: the per-slice values are reported
-  (small slices such as ages 100+ are noisy), not gated."""
+  `max_regression` (absolute). Applied to the overall slice and to each source's (a run on UTKFace and
+  WIKI is blessed only if neither got worse); the other slices' values are reported (small slices such as
+  ages 100+ are noisy), not gated."""
   value = tfma.GenericValueThreshold(
       lower_bound={"value": lower} if lower is not None else None,
       upper_bound={"value": upper} if upper is not None else None)
@@ -30,7 +34,7 @@ def _threshold(lower=None, upper=None, max_regression=0.0, higher_is_better=True
   threshold = tfma.MetricThreshold(
       value_threshold=value,
       change_threshold=tfma.GenericChangeThreshold(direction=direction, absolute={"value": slack}))
-  return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]
+  return [tfma.PerSliceMetricThreshold(slicing_specs=GATED_SLICES, threshold=threshold)]
 
 
 def _model_spec(**labels_and_predictions):

@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from pipeline import configs
 from pipeline.configs import EvaluationThresholds
@@ -116,9 +116,11 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
               thresholds: EvaluationThresholds = EvaluationThresholds(), beam_workers: int = 1,
               beam_pipeline_args: Optional[List[str]] = None,
               pipeline_name: Optional[str] = None, wiki_mat: Optional[str] = None,
-              enable_cache: bool = True, verbose: bool = False) -> dict:
+              enable_cache: bool = True, verbose: bool = False,
+              more_sources: Sequence[Dict[str, str]] = ()) -> dict:
   """Runs the whole pipeline; returns the run summary (also written to <home>/runs/...). Beam steps run
-  with `beam_pipeline_args`, else on the DirectRunner with `beam_workers` workers."""
+  with `beam_pipeline_args`, else on the DirectRunner with `beam_workers` workers. `more_sources`: more
+  UTKFace/WIKI folders read into the same run ({"dataset", "root", "wiki_mat"?} each)."""
   # pylint: disable=g-import-not-at-top
   from tfx import v1 as tfx
   from components import example_gen
@@ -128,7 +130,8 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
   if training.backbone == FACERES:
     from trainer import face_network  # pylint: disable=g-import-not-at-top
     pretrained_model_uri = face_network.fetch_and_convert(training.pretrained_variant)
-  paths = LocalPaths(os.path.abspath(home), pipeline_name or f"{configs.PIPELINE_NAME}-{dataset}")
+  datasets = "-".join([dataset] + [source["dataset"] for source in more_sources])
+  paths = LocalPaths(os.path.abspath(home), pipeline_name or f"{configs.PIPELINE_NAME}-{datasets}")
   os.makedirs(os.path.dirname(paths.metadata_path), exist_ok=True)
   connection_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata_path)
   started = time.time()
@@ -147,6 +150,7 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
         wiki_mat=wiki_mat,
         spans=example_gen.has_spans(data_root),
         pretrained_model_uri=pretrained_model_uri,
+        more_sources=more_sources,
     ))
   store = run_summary.open_store(connection_config)
   run_id = run_summary.latest_run_id(store, paths.pipeline_name)
@@ -154,7 +158,7 @@ def run_local(data_root: str, dataset: str, home: str, training: TrainingConfig 
   models = run_summary.model_results(runs)
   summary = {
       "pipeline_name": paths.pipeline_name, "run_id": run_id, "dataset": dataset,
-      "data_root": os.path.abspath(data_root), "wall_seconds": time.time() - started,
+      "data_root": os.path.abspath(data_root), "more_sources": list(more_sources), "wall_seconds": time.time() - started,
       "training": dataclasses.asdict(training), "metadata_path": paths.metadata_path,
       "serving_root": paths.serving_root,
       "components": [{"id": r.node_id, "state": r.state, "seconds": r.seconds} for r in runs],

@@ -13,7 +13,7 @@ Which split does what: pipeline/configs.py (TRAINING_SPLITS, ...) and docs/split
 import dataclasses
 import json
 import os
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from tfx import v1 as tfx
 
@@ -124,14 +124,18 @@ def create_pipeline(
     wiki_mat: Optional[str] = None,
     spans: bool = False,
     pretrained_model_uri: Optional[str] = None,
+    more_sources: Sequence[Dict[str, str]] = (),
 ) -> tfx.dsl.Pipeline:
-  """The whole pipeline; nothing in it depends on the orchestrator."""
+  """The whole pipeline; nothing in it depends on the orchestrator. `more_sources` ({"dataset", "root",
+  "wiki_mat"?} each): more UTKFace or WIKI folders read into the same examples as `data_root`."""
   # User code is invisible to TFX's cache: each component that runs it gets its code's version (see
   # pipeline/code_version.py), so an edit re-runs exactly the components whose code it changes.
   examples_gen = example_gen.face_example_gen(dataset, data_root, wiki_mat=wiki_mat, spans=spans,
-                                                code_version=code_version.fingerprint([example_gen.__name__]))
+                                                code_version=code_version.fingerprint([example_gen.__name__]),
+                                                more_sources=more_sources)
   statistics_gen = tfx.components.StatisticsGen(examples=examples_gen.outputs["examples"])
-  schema_importer = tfx.components.ImportSchemaGen(schema_file=configs.schema_path(dataset))
+  schema_importer = tfx.components.ImportSchemaGen(
+      schema_file=configs.schema_path(dataset, [source["dataset"] for source in more_sources]))
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"])
   data_gate = validation_gate.DataValidationGate(

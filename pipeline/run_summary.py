@@ -131,7 +131,7 @@ def dropped_inputs(runs: List[ComponentRun]) -> Dict[str, int]:
       counts = {key[len("ingest_"):]: value.int_value
                 for key, value in examples[0].custom_properties.items() if key.startswith("ingest_")}
       return {reason: count for reason, count in sorted(counts.items())
-              if reason not in _NOT_DROPPED and not reason.startswith("split_")}
+              if reason not in _NOT_DROPPED and not reason.startswith(("split_", "examples_"))}
   return {}
 
 

@@ -30,3 +30,15 @@ def test_flags_override_the_training_config():
   args = cli.build_parser().parse_args(["run", "local", "--epochs", "3", "--image-size", "64"])
   cfg = cli._training_config(args, hyperparameters.TrainingConfig())
   assert (cfg.epochs, cfg.image_size, cfg.batch_size) == (3, 64, hyperparameters.TrainingConfig().batch_size)
+
+
+def test_source_weights_and_several_data_folders():
+  args = cli.build_parser().parse_args(["run", "local", "--data", "a", "--data", "b", "--source-weight", "wiki=0.5"])
+  assert args.data == ["a", "b"]
+  assert cli._training_config(args, hyperparameters.TrainingConfig()).source_weights == {"wiki": 0.5}
+  bad = cli.build_parser().parse_args(["run", "local", "--source-weight", "wiki"])
+  try:
+    cli._training_config(bad, hyperparameters.TrainingConfig())
+    raise AssertionError("a weight without a value was accepted")
+  except SystemExit as e:
+    assert "expected SOURCE=WEIGHT" in str(e)

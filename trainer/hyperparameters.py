@@ -1,6 +1,7 @@
 """The Trainers' hyper-parameters: handed to trainer/train.py through the Trainer's custom_config
 (pipeline/configs.py holds the pipeline's choices of them)."""
 import dataclasses
+from typing import Optional
 
 # Backbones (TrainingConfig.backbone): the pretrained face network (trainer/face_network.py), fine-tuned,
 # or the residual CNN trained from scratch.
@@ -35,12 +36,20 @@ class TrainingConfig:
   # Loss weight of an image: its age decade's share of the training images to the power -age_balance
   # (0: every image the same; 1: every decade weighs the same, as in photo sets balanced by age).
   age_balance: float = 0.0
+  # Loss weight of an image by its source (vocabulary.SOURCE_KEY, e.g. {"wiki": 0.5}); sources not named
+  # weigh 1. Multiplies the age-balance weight.
+  source_weights: Optional[dict] = None
   shuffle_buffer: int = 10000
   augment: bool = True  # flip, rotation, zoom, shift, colour
   max_rotation_degrees: float = 10.0
   max_zoom: float = 0.15  # detector crops of other photos vary in scale and position more than UTKFace's
   max_shift: float = 0.08  # fraction of the image size
-  test_time_flip: bool = True  # the exported graph averages the image and its mirror image
+  # Share of training images shown at a low resolution (downscaled to a random side in low_resolution_sides,
+  # then back up): serving also sees small faces (thumbnails, WIKI's 64x64 photos, faces far from the
+  # camera), so blur must not come to mean an age.
+  low_resolution_share: float = 0.25
+  low_resolution_sides: tuple = (24, 64)
+  calibrate: bool = True  # temperature-scale the probability heads, fitted on the selection split
   seed: int = 42
   warm_start: bool = False  # start from the latest blessed model's weights (same architecture)
 

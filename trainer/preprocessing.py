@@ -17,11 +17,12 @@ def age_bucket(age: tf.Tensor) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs):
-  """Raw tf.Example features -> {image bytes, age, age_bucket, gender}."""
+  """Raw tf.Example features -> {image bytes, age, age_bucket, gender, source}."""
   age = tf.cast(_dense(inputs[vocabulary.AGE_KEY]), tf.int64)
   return {
       vocabulary.IMAGE_KEY: _dense(inputs[vocabulary.IMAGE_KEY]),
       vocabulary.AGE_KEY: tf.cast(age, tf.float32),
       vocabulary.AGE_BUCKET_KEY: age_bucket(age),
       vocabulary.GENDER_KEY: tf.cast(_dense(inputs[vocabulary.GENDER_KEY]), tf.int64),
+      vocabulary.SOURCE_KEY: _dense(inputs[vocabulary.SOURCE_KEY]),  # for the Trainer's source weights
   }

@@ -15,7 +15,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import logging
 
-from trainer import export, face_network, images, models, warmup
+from trainer import calibration, export, face_network, images, models, warmup
 from trainer.hyperparameters import FACERES, TrainingConfig
 import vocabulary
 
@@ -61,9 +61,22 @@ def _random_affine(batch: tf.Tensor, cfg: TrainingConfig) -> tf.Tensor:
       interpolation="BILINEAR", fill_mode="REFLECT")
 
 
+def low_resolution(batch: tf.Tensor, cfg: TrainingConfig) -> tf.Tensor:
+  """cfg.low_resolution_share of an [N, S, S, 3] batch downscaled to one random side in
+  cfg.low_resolution_sides (area-averaged, as a camera or a thumbnail does) and back up (bilinear, as
+  serving's decoder does)."""
+  n = tf.shape(batch)[0]
+  low, high = cfg.low_resolution_sides
+  side = tf.random.uniform([], low, high + 1, dtype=tf.int32)
+  small = tf.image.resize(batch, [side, side], method="area")
+  blurred = tf.image.resize(small, [cfg.image_size, cfg.image_size], method="bilinear")
+  chosen = tf.random.uniform([n, 1, 1, 1]) < cfg.low_resolution_share
+  return tf.where(chosen, blurred, batch)
+
+
 def augment(batch: tf.Tensor, cfg: TrainingConfig) -> tf.Tensor:
   """Label-preserving training augmentation of an [N, S, S, 3] batch, drawn per image: mirror,
-  small rotation/zoom/shift, brightness, contrast and saturation."""
+  small rotation/zoom/shift, low resolution, brightness, contrast and saturation."""
   n = tf.shape(batch)[0]
 
   def per_image(low, high):
@@ -71,6 +84,8 @@ def augment(batch: tf.Tensor, cfg: TrainingConfig) -> tf.Tensor:
 
   batch = tf.where(per_image(0.0, 1.0) < 0.5, tf.image.flip_left_right(batch), batch)
   batch = _random_affine(batch, cfg)
+  if cfg.low_resolution_share > 0:
+    batch = low_resolution(batch, cfg)
   batch = batch + per_image(-0.1, 0.1)
   mean = tf.reduce_mean(batch, axis=[1, 2, 3], keepdims=True)
   batch = (batch - mean) * per_image(0.8, 1.2) + mean
@@ -97,21 +112,36 @@ def age_group_weights(files, parse_features, age_balance: float) -> tf.Tensor:
   return tf.constant(weights, tf.float32)
 
 
+def source_weight(source: tf.Tensor, source_weights: dict) -> tf.Tensor:
+  """The loss weight of an image from `source` (a string scalar): source_weights' value, else 1."""
+  weight = tf.constant(1.0)
+  for name, value in sorted(source_weights.items()):
+    weight = tf.where(tf.equal(source, name), tf.constant(float(value)), weight)
+  return weight
+
+
 def dataset_from_records(files, parse_features, cfg: TrainingConfig,
                          training: bool) -> tf.data.Dataset:
   """Gzipped TFRecords -> (image batch, label dict) batches, with a per-image loss weight when training
-  with cfg.age_balance. Images are decoded and resized once and kept in memory as uint8 (a 160 px image
-  is 77 KB: 1.4 GB for UTKFace's train split); augmentation runs on the cached images every epoch."""
-  weights = age_group_weights(files, parse_features, cfg.age_balance) if training and cfg.age_balance else None
+  with cfg.age_balance or cfg.source_weights. Images are decoded and resized once and kept in memory as
+  uint8 (a 160 px image is 77 KB: 1.4 GB for UTKFace's train split); augmentation runs on the cached
+  images every epoch."""
+  age_weights = age_group_weights(files, parse_features, cfg.age_balance) if training and cfg.age_balance else None
+  source_weights = cfg.source_weights if training and cfg.source_weights else None
   ds = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP", num_parallel_reads=AUTOTUNE)
 
   def _decode(serialized):
     features = parse_features(serialized)
     image = images.decode_image(features[vocabulary.IMAGE_KEY], cfg.image_size)
     decoded = tf.cast(tf.round(image * 255.0), tf.uint8), labels_for(features)
-    if weights is None:
+    if age_weights is None and source_weights is None:
       return decoded
-    return decoded + (tf.gather(weights, age_group(features[vocabulary.AGE_KEY])),)
+    weight = tf.constant(1.0)
+    if age_weights is not None:
+      weight *= tf.gather(age_weights, age_group(features[vocabulary.AGE_KEY]))
+    if source_weights is not None:
+      weight *= source_weight(features[vocabulary.SOURCE_KEY], source_weights)
+    return decoded + (weight,)
 
   def _to_float(batch, labels, *weight):
     batch = tf.cast(batch, tf.float32) / 255.0
@@ -204,6 +234,25 @@ def start_from_base(model: keras.Model, cfg: TrainingConfig, base_model_dir: Opt
   return base_model_dir if cfg.warm_start and load_base_weights(model, base_model_dir) else None
 
 
+def fit_temperatures(model: keras.Model, selection_ds: tf.data.Dataset, model_name: str) -> dict:
+  """{head: temperature} for the probability heads `model_name` exports, fitted on the selection split
+  (trainer/calibration.py), one pass per image as serving_default answers."""
+  heads = [h for h in models.EXPORTED_OUTPUTS[model_name] if h in calibration.PROBABILITY_HEADS]
+  if not heads:
+    return {}
+  predictions, labels = {h: [] for h in heads}, {h: [] for h in heads}
+  for batch, batch_labels, *_ in selection_ds:
+    outputs = model(batch, training=False)
+    for head in heads:
+      predictions[head].append(outputs[head].numpy())
+      label = batch_labels[head].numpy()
+      labels[head].append(label.argmax(axis=-1) if head == vocabulary.AGE_BUCKET_KEY else label.reshape(-1))
+  temperatures = calibration.fit_temperatures({h: np.concatenate(v) for h, v in predictions.items()},
+                                              {h: np.concatenate(v) for h, v in labels.items()})
+  logger.info("temperatures fitted on the selection split: %s", temperatures)
+  return temperatures
+
+
 def train_and_export(model_name: str, cfg: TrainingConfig, train_files, selection_files,
                      transform_output_dir: str, serving_model_dir: str, model_run_dir: str,
                      base_model_dir: Optional[str] = None) -> dict:
@@ -234,11 +283,12 @@ def train_and_export(model_name: str, cfg: TrainingConfig, train_files, selectio
   logger.info("Training %s on %d images (epoch chosen on %d others), %d epochs, %d px, batch %d", model_name,
                num_train, num_selection, cfg.epochs, cfg.image_size, cfg.batch_size)
   model.fit(train_ds, validation_data=selection_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2)
-  export.export_serving_model(model, tf_transform_output, model_name, cfg, serving_model_dir)
+  temperatures = fit_temperatures(model, selection_ds, model_name) if cfg.calibrate else {}
+  export.export_serving_model(model, tf_transform_output, model_name, cfg, serving_model_dir, temperatures)
   warmup.write_warmup_requests(serving_model_dir, warmup.images_from_examples(selection_files))
   history = {"model": model_name, "num_train_images": num_train, "num_selection_images": num_selection,
              "config": dataclasses.asdict(cfg),
-             "started_from": started_from,
+             "started_from": started_from, "temperatures": temperatures,
              "epochs": throughput.epochs}
   tf.io.gfile.makedirs(model_run_dir)
   with tf.io.gfile.GFile(os.path.join(model_run_dir, "training_history.json"), "w") as f:
