@@ -28,7 +28,7 @@ SMOKE_IMAGES = 240
 def _detect_dataset(data_root: str) -> str:
   if os.path.exists(os.path.join(data_root, layout.REPORT_FILE)):
     return vocabulary.TFRECORDS
-  if os.path.exists(os.path.join(data_root, wiki.METADATA_FILE)):
+  if os.path.exists(os.path.join(data_root, wiki.METADATA_FILE)) or wiki.has_wiki_crop_layout(data_root):
     return vocabulary.WIKI
   return vocabulary.UTKFACE
 
@@ -77,8 +77,9 @@ def cmd_run_local(args) -> int:
       if source["dataset"] == vocabulary.WIKI and args.wiki_mat:
         source["wiki_mat"] = os.path.abspath(args.wiki_mat)
     datasets = [dataset] + [source["dataset"] for source in more_sources]
-    if more_sources and not set(datasets) <= {vocabulary.UTKFACE, vocabulary.WIKI}:
-      sys.exit("fdp run local: several --data folders must each be a UTKFace or WIKI folder")
+    if more_sources and (not set(datasets) <= {vocabulary.UTKFACE, vocabulary.WIKI} or len(set(datasets)) < len(datasets)):
+      sys.exit(f"fdp run local: several --data folders must be one UTKFace and one WIKI folder (found: "
+               f"{', '.join(datasets)})")
     if vocabulary.WIKI in datasets:
       wiki_root = args.data[datasets.index(vocabulary.WIKI)]
       try:

@@ -57,6 +57,16 @@ def age_at_photo(row: WikiRow) -> int:
   return int(row.photo_taken) - birth_year(row.dob)
 
 
+def has_wiki_crop_layout(folder: str) -> bool:
+  """Whether a folder is laid out as wiki_crop is: two-digit sub-folders (00-99) of images."""
+  try:
+    names = os.listdir(folder)
+  except OSError:
+    return False
+  numbered = [n for n in names if len(n) == 2 and n.isdigit() and os.path.isdir(os.path.join(folder, n))]
+  return bool(numbered) and len(numbered) * 2 >= len(names)
+
+
 class MetadataError(ValueError):
   """wiki.mat cannot be used: not a MATLAB file, or a field missing (the message names it)."""
 

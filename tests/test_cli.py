@@ -20,6 +20,9 @@ def test_help_does_not_import_tensorflow_or_tfx():
 
 def test_dataset_is_detected_from_the_folder(tmp_path):
   assert cli._detect_dataset(str(tmp_path)) == vocabulary.UTKFACE
+  (tmp_path / "crop" / "00").mkdir(parents=True)
+  (tmp_path / "crop" / "17").mkdir()
+  assert cli._detect_dataset(str(tmp_path / "crop")) == vocabulary.WIKI  # wiki_crop's layout, wiki.mat elsewhere
   (tmp_path / "wiki.mat").write_bytes(b"")
   assert cli._detect_dataset(str(tmp_path)) == vocabulary.WIKI
   (tmp_path / "ingest_report.json").write_text("{}")
