@@ -4,7 +4,9 @@ nothing is doubtful). The codes, a stable part of `fdp predict --json` and the w
   face_too_small        the face's box is narrower than `min_face_size` pixels of the photo: too few
                         pixels to judge; its predictions are there but are guesses
   age_bucket_uncertain  the classifier's most likely age bucket has less than `min_age_bucket_prob`
-  gender_uncertain      the classifier's gender probability is below `min_gender_prob`
+                        (chosen on the validation split: the unwarned answers 0.90 right)
+  gender_uncertain      the classifier's gender probability is below `min_gender_prob` (chosen on the
+                        validation split: the unwarned answers 0.975 right)
   models_disagree       the regressor's age lies more than `age_tolerance` years outside the classifier's
                         age bucket (the two models are trained separately and can disagree)
 """
@@ -20,8 +22,11 @@ MODELS_DISAGREE = "models_disagree"
 @dataclasses.dataclass(frozen=True)
 class Trust:
   min_face_size: int = 48  # pixels, the shorter side of the detector's box
-  min_age_bucket_prob: float = 0.5
-  min_gender_prob: float = 0.7
+  # Both chosen on the validation split by `python -m benchmarks.warning_rules --records RECORDS`
+  # (benchmarks/results/warning_rules.json): the smallest thresholds that leave the unwarned answers at
+  # the target accuracy.
+  min_age_bucket_prob: float = 0.6
+  min_gender_prob: float = 0.65
   age_tolerance: float = 5.0  # years
 
 

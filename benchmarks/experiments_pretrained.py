@@ -1,10 +1,11 @@
 """Training experiments of the pretrained family: ablations of the pretrained-face-network recipe (the
 TrainingConfig defaults: FaceRes-deep fine-tuned at 160 px from block 6, DLDL age, augmentation), each
 trained at the same REDUCED budget (RECIPE_BUDGET: a fixed random subset of the train split, a few classifier
-epochs, no early stopping) and scored (pipeline/metrics.py) on a fixed subset of the eval split and on the
-~304-photo stratified All-Age-Faces subset of benchmarks/outside.py (never trained on), cropped once through
-the product's detection and alignment (application/face_detection.py, largest face per photo, no face =
-wrong; cached in /tmp). Results go to benchmarks/results/recipe_ablations.json (+ .png). The recorded run:
+epochs, no early stopping) and scored (pipeline/metrics.py) on a fixed subset of the VALIDATION split (the
+split that chooses recipes: eval and test are read for the report only) and on the ~304-photo stratified
+All-Age-Faces subset of benchmarks/outside.py (never trained on; reported beside, not chosen on), cropped
+once through the product's detection and alignment (application/face_detection.py, largest face per photo,
+no face = wrong; cached in /tmp). Results go to benchmarks/results/recipe_ablations.json (+ .png). The recorded run:
 
   nice -n 10 .venv/bin/python -m benchmarks.experiments_pretrained --all --records RECORDS
   .venv/bin/python -m benchmarks.experiments_pretrained --table [--plot]
@@ -28,14 +29,17 @@ import vocabulary
 
 RECIPE_RESULTS = os.path.join(results_file.RESULTS, "recipe_ablations.json")
 ABOUT = ("Pretrained-recipe ablations at a reduced budget (benchmarks/experiments_pretrained.py): UTKFace "
-         "eval-split subset and the All-Age-Faces CI subset through the product's detection + alignment; 'tta' = "
-         "mirror-averaged as the exported graph does (headline), 'single' = one pass. Classifier heads; age = its "
-         "age head's expectation.")
+         "validation-split subset ('utk_validation'; entries with 'utk_eval' were scored on an eval-split subset "
+         "before recipes were chosen on the validation split) and the All-Age-Faces CI subset through the "
+         "product's detection + alignment; 'tta' = mirror-averaged as the exported graph does (headline), "
+         "'single' = one pass. Classifier heads; age = its age head's expectation.")
 
 # The pretrained-recipe ablations: name -> (TrainingConfig fields changed from the defaults,
 # benchmark-only centre crop of every image (fraction of the side kept; None: the whole aligned face),
 # what the change is). Listed in the order they are run; the last ones are dropped first when time is short.
-RECIPE_BUDGET = {"train_images": 5000, "epochs": 3, "eval_images": 1000, "seed": 0}
+SCORE_SPLIT = layout.VALIDATION  # where recipes are scored and chosen
+# (entries recorded before the switch to the validation split have "eval_images" and "utk_eval")
+RECIPE_BUDGET = {"train_images": 5000, "epochs": 3, "validation_images": 1000, "seed": 0}
 RECIPE_EXPERIMENTS = {
     "faceres-no-training": ({"epochs": 0}, None, "the pretrained network untrained (its own gender and age heads; "
                             "bucket head untrained): the floor"),
@@ -60,16 +64,18 @@ AAF_CACHE = os.path.join("/tmp", "fdp-aaf-subset-crops.npz")
 
 
 def subset_records(records: str, budget: dict = RECIPE_BUDGET) -> dict:
-  """A fixed random subset of the train and eval splits (budget's sizes and seed), written once as gzipped
-  TFRecords under /tmp: split -> file."""
+  """A fixed random subset of the train and validation splits (budget's sizes and seed), written once as
+  gzipped TFRecords under /tmp: split -> file."""
   import numpy as np
   import tensorflow as tf
-  out_dir = os.path.join("/tmp", f"fdp-recipe-subset-{budget['train_images']}-{budget['eval_images']}-{budget['seed']}")
-  files = {split: os.path.join(out_dir, f"{split}.tfrecord.gz") for split in ("train", "eval")}
+  sizes = {layout.TRAIN: budget["train_images"], SCORE_SPLIT: budget[f"{SCORE_SPLIT}_images"]}
+  out_dir = os.path.join("/tmp", "fdp-recipe-subset-" + "-".join(f"{split}{size}" for split, size in sizes.items())
+                         + f"-{budget['seed']}")
+  files = {split: os.path.join(out_dir, f"{split}.tfrecord.gz") for split in sizes}
   if all(os.path.exists(f) for f in files.values()):
     return files
   os.makedirs(out_dir, exist_ok=True)
-  for split, size in (("train", budget["train_images"]), ("eval", budget["eval_images"])):
+  for split, size in sizes.items():
     sources = sorted(glob.glob(os.path.join(records, layout.split_dir(split), "*")))
     serialized = list(tf.data.TFRecordDataset(sources, compression_type="GZIP").as_numpy_iterator())
     chosen = np.sort(np.random.default_rng(budget["seed"]).choice(len(serialized), size, replace=False))
@@ -143,8 +149,8 @@ def _predict_both(model, batch):
   return ({k: one[k].numpy() for k in outputs}, {k: ((one[k] + mirrored[k]) / 2.0).numpy() for k in outputs})
 
 
-def score_utk(model, eval_ds) -> dict:
-  return experiments.score_dataset(lambda batch: _predict_both(model, batch), eval_ds)
+def score_utk(model, scored_ds) -> dict:
+  return experiments.score_dataset(lambda batch: _predict_both(model, batch), scored_ds)
 
 
 def score_aaf(model, aaf: dict, image_size: int, batch_size: int = 32) -> dict:
@@ -177,8 +183,8 @@ def run_recipe(name: str, records: str, aaf_dir: str, budget: dict = RECIPE_BUDG
   keras.utils.set_random_seed(cfg.seed)
   parse = experiments.raw_parser()
   with centre_crop(crop):
-    train_ds = train.dataset_from_records([files["train"]], parse, cfg, training=True)
-    eval_ds = train.dataset_from_records([files["eval"]], parse, cfg, training=False)
+    train_ds = train.dataset_from_records([files[layout.TRAIN]], parse, cfg, training=True)
+    scored_ds = train.dataset_from_records([files[SCORE_SPLIT]], parse, cfg, training=False)
     model = models.build_model(vocabulary.CLASSIFIER, cfg, steps_per_epoch=-(-budget["train_images"] // cfg.batch_size))
     models.load_pretrained(model, face_network.load_converted(face_network.fetch_and_convert(cfg.pretrained_variant)))
     throughput = train.ThroughputLogger(budget["train_images"])
@@ -186,13 +192,13 @@ def run_recipe(name: str, records: str, aaf_dir: str, budget: dict = RECIPE_BUDG
     if cfg.epochs:
       model.fit(train_ds, epochs=cfg.epochs, callbacks=[throughput], verbose=2)
     train_seconds = time.perf_counter() - train_started
-    utk = score_utk(model, eval_ds)
+    utk = score_utk(model, scored_ds)
     aaf_scores = score_aaf(model, aaf, cfg.image_size)
   return {"name": name, "what": what, "changes": changes, "crop": crop, "budget": budget,
           "trainable_params": int(sum(int(np_size(w)) for w in model.trainable_weights)),
           "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.perf_counter() - started, 1),
           "images_per_second": experiments.median_images_per_second(throughput.epochs),
-          "utk_eval": utk, "aaf": aaf_scores, "history": throughput.epochs}
+          f"utk_{SCORE_SPLIT}": utk, "aaf": aaf_scores, "history": throughput.epochs}
 
 
 def np_size(variable) -> int:
@@ -202,26 +208,46 @@ def np_size(variable) -> int:
   return size
 
 
+def utk_scores(result: dict):
+  """(split, scores) of a recorded experiment's UTKFace figures: the validation split's, or for an entry
+  recorded before the switch, the eval split's."""
+  split = SCORE_SPLIT if f"utk_{SCORE_SPLIT}" in result else layout.EVAL
+  return split, result[f"utk_{split}"]
+
+
+def headline(result: dict, where: str) -> dict:
+  """The mirror-averaged figures of a recorded experiment: where = "aaf" or "utk" (utk_scores())."""
+  return (result["aaf"] if where == "aaf" else utk_scores(result)[1])["tta"]
+
+
+def utk_label(results) -> str:
+  """'UTK validation', or 'UTK eval/validation' over entries recorded on both sides of the switch."""
+  return "UTK " + "/".join(sorted({utk_scores(r)[0] for r in results}))
+
+
 def recipe_table() -> str:
   rows = ["| variant | change | budget | train min | AAF gender | AAF gender 18+ | AAF bucket | AAF MAE | "
-          "UTK eval gender | UTK gender 18+ | UTK bucket | UTK MAE |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "UTK split | UTK gender | UTK gender 18+ | UTK bucket | UTK MAE |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for r in json.load(open(RECIPE_RESULTS))["experiments"]:
-    a, u, b = r["aaf"]["tta"], r["utk_eval"]["tta"], r["budget"]
+    (split, utk), b = utk_scores(r), r["budget"]
+    a, u = r["aaf"]["tta"], utk["tta"]
     epochs = r["changes"].get("epochs", b["epochs"])
     rows.append(f"| {r['name']} | {r['what']} | {b['train_images']} img x {epochs} ep | {r['train_seconds'] / 60:.1f} | "
                 f"{a['gender_accuracy']:.3f} | {a['gender_accuracy_18+']:.3f} | {a['age_bucket_accuracy']:.3f} | "
-                f"{a['age_mae']:.2f} | {u['gender_accuracy']:.3f} | {u['gender_accuracy_18+']:.3f} | "
+                f"{a['age_mae']:.2f} | {split} | {u['gender_accuracy']:.3f} | {u['gender_accuracy_18+']:.3f} | "
                 f"{u['age_bucket_accuracy']:.3f} | {u['age_mae']:.2f} |")
   baselines = [r for r in json.load(open(RECIPE_RESULTS))["experiments"] if r["name"].startswith("faceres-baseline")]
   if len(baselines) > 1:
     def spread(where, metric, digits):
-      values = [r[where]["tta"][metric] for r in baselines]
+      values = [headline(r, where)[metric] for r in baselines]
       return f"{min(values):.{digits}f}-{max(values):.{digits}f}"
     rows.append(f"\nRun-to-run spread of the baseline ({len(baselines)} seeds): AAF gender "
                 f"{spread('aaf', 'gender_accuracy', 3)}, 18+ {spread('aaf', 'gender_accuracy_18+', 3)}, bucket "
-                f"{spread('aaf', 'age_bucket_accuracy', 3)}, MAE {spread('aaf', 'age_mae', 2)}; UTK eval gender "
-                f"{spread('utk_eval', 'gender_accuracy', 3)}, 18+ {spread('utk_eval', 'gender_accuracy_18+', 3)}, "
-                f"bucket {spread('utk_eval', 'age_bucket_accuracy', 3)}, MAE {spread('utk_eval', 'age_mae', 2)}. "
+                f"{spread('aaf', 'age_bucket_accuracy', 3)}, MAE {spread('aaf', 'age_mae', 2)}; "
+                f"{utk_label(baselines)} gender "
+                f"{spread('utk', 'gender_accuracy', 3)}, 18+ {spread('utk', 'gender_accuracy_18+', 3)}, "
+                f"bucket {spread('utk', 'age_bucket_accuracy', 3)}, MAE {spread('utk', 'age_mae', 2)}. "
                 "Metrics are the classifier's, mirror-averaged as exported; 'no-training' has an untrained "
                 "bucket head (its age head's bucket: see age_bucket_accuracy_from_age in the JSON).")
   return "\n".join(rows)
@@ -235,26 +261,27 @@ def recipe_plot(path: str = RECIPE_RESULTS.replace(".json", ".png")) -> None:
   results = json.load(open(RECIPE_RESULTS))["experiments"]
   names = [r["name"].replace("faceres-", "") for r in results]
   x = np.arange(len(names))
+  utk = utk_label(results)
   bars = [("AAF gender", "aaf", "gender_accuracy"), ("AAF bucket", "aaf", "age_bucket_accuracy"),
-          ("UTK eval gender", "utk_eval", "gender_accuracy"), ("UTK eval bucket", "utk_eval", "age_bucket_accuracy")]
+          (f"{utk} gender", "utk", "gender_accuracy"), (f"{utk} bucket", "utk", "age_bucket_accuracy")]
   fig, (acc, mae) = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
   width = 0.2
   for i, (label, where, metric) in enumerate(bars):
-    acc.bar(x + (i - 1.5) * width, [r[where]["tta"][metric] for r in results], width, label=label)
+    acc.bar(x + (i - 1.5) * width, [headline(r, where)[metric] for r in results], width, label=label)
   acc.set_ylim(0.4, 1.04)
   acc.set_ylabel("accuracy (no-training: bucket head untrained)")
   acc.legend(ncol=4, loc="upper center")
   acc.grid(axis="y", alpha=0.3)
-  for i, (label, where) in enumerate((("AAF", "aaf"), ("UTK eval", "utk_eval"))):
-    mae.bar(x + (i - 0.5) * 0.35, [r[where]["tta"]["age_mae"] for r in results], 0.35, label=f"{label} age MAE")
+  for i, (label, where) in enumerate((("AAF", "aaf"), (utk, "utk"))):
+    mae.bar(x + (i - 0.5) * 0.35, [headline(r, where)["age_mae"] for r in results], 0.35, label=f"{label} age MAE")
   mae.set_ylim(4.0, 7.2)
   mae.set_ylabel("age MAE (years)")
   mae.legend(ncol=2, loc="upper center")
   mae.grid(axis="y", alpha=0.3)
   mae.set_xticks(x, names, rotation=20, ha="right")
-  b = results[0]["budget"]
+  b, (split, scored) = results[0]["budget"], utk_scores(results[0])
   fig.suptitle(f"FaceRes recipe ablations, each {b['train_images']} UTKFace train images x {b['epochs']} epochs "
-               f"(classifier); UTK eval subset {b['eval_images']}, AAF subset {results[0]['aaf']['tta']['n']}")
+               f"(classifier); {utk} subset {scored['tta']['n']}, AAF subset {results[0]['aaf']['tta']['n']}")
   fig.tight_layout()
   fig.savefig(path, dpi=100)
 
@@ -284,7 +311,8 @@ def main(argv=None):
     result = run_recipe(name, records, args.aaf)
     experiments.save_result(RECIPE_RESULTS, ABOUT, result, RECIPE_EXPERIMENTS)
     print(json.dumps({k: result[k] for k in ("name", "train_seconds", "wall_seconds", "images_per_second")}),
-          json.dumps({"aaf": result["aaf"]["tta"], "utk_eval": result["utk_eval"]["tta"]}), sep="\n", flush=True)
+          json.dumps({"aaf": headline(result, "aaf"), f"utk_{SCORE_SPLIT}": headline(result, "utk")}), sep="\n",
+          flush=True)
   recipe_plot()
 
 

@@ -10,7 +10,12 @@ median age).
 
 Writes benchmarks/results/outside_aaf.json: the figures on all photos ("all") or, with --subset, on the
 fixed stratified subset that CI re-computes (tests/test_outside.py), plus outside_aaf.png (gender and
-age-bucket accuracy and age MAE per age decade). Both runs are kept in the one JSON file.
+age-bucket accuracy and age MAE per age decade) and calibration_aaf.png (reliability diagrams, accuracy
+against coverage). Both runs are kept in the one JSON file. Calibration (`calibration`, over the faces
+found): per classifier head the ECE (10 bins) and reliability bins of the answers' probabilities as
+`fdp predict` prints them, and what its warning (application/trust.py) did: the share and accuracy of the
+faces it left unwarned and of those it warned ("served", the thresholds fdp predict ran with), and the same
+at the thresholds set by hand before ("earlier", benchmarks/warning_rules.py).
 """
 import argparse
 import csv
@@ -23,7 +28,10 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from application import trust
+from benchmarks import calibration_plot
 from benchmarks import results_file
+from benchmarks import warning_rules
 from pipeline import metrics
 from vocabulary import settings
 import vocabulary
@@ -34,6 +42,10 @@ OUT = os.path.join(RESULTS, "outside_aaf.json")
 SUBSET_EVERY = 10  # the CI subset: every 10th photo (by file name) of each gender x age-decade cell
 TARGETS = {"gender_accuracy": (">=", 0.94), "gender_accuracy_18+": (">=", 0.965), "age_mae": ("<=", 5.0),
            "age_bucket_accuracy": (">=", 0.80)}
+CALIBRATION_TARGETS = {"gender_ece": ("<=", 0.015), "age_bucket_ece": ("<=", 0.025),
+                       "gender_unwarned_share": (">=", 0.90), "gender_unwarned_accuracy": (">=", 0.975)}
+WARNINGS = {vocabulary.GENDER_KEY: trust.GENDER_UNCERTAIN, vocabulary.AGE_BUCKET_KEY: trust.AGE_BUCKET_UNCERTAIN}
+COVERAGE_GRID = tuple(np.arange(1, 21) / 20)  # accuracy against coverage, recorded at 0.05, 0.10, ... 1.0
 
 
 def read_labels(aaf_dir: str) -> List[dict]:
@@ -58,12 +70,42 @@ def largest_face(record: dict) -> Optional[dict]:
 
 
 def answers_as_predictions(answers: List[Optional[dict]]) -> Dict[str, np.ndarray]:
-  """fdp predict's face records (None: no face) -> the models' outputs as pipeline/metrics.py reads them."""
-  buckets = [vocabulary.AGE_BUCKETS.index(a["age_bucket"]) if a else 0 for a in answers]
-  return {vocabulary.GENDER_KEY: np.array([[1.0 if a and a["gender"] == vocabulary.GENDERS[1] else 0.0]
-                                           for a in answers]),
-          vocabulary.AGE_BUCKET_KEY: np.eye(len(vocabulary.AGE_BUCKETS))[buckets],
+  """fdp predict's face records (None: no face) -> the models' outputs as pipeline/metrics.py reads them:
+  P(female) from the answered gender and its gender_prob; the answered bucket gets its age_bucket_prob and
+  the other buckets share the rest evenly (the record holds only the top one). A record without those
+  probabilities counts as sure (1.0)."""
+  buckets = np.eye(len(vocabulary.AGE_BUCKETS))[[vocabulary.AGE_BUCKETS.index(a["age_bucket"]) if a else 0
+                                                  for a in answers]]
+  top = np.array([[a.get("age_bucket_prob", 1.0) if a else 1.0] for a in answers]).reshape(-1, 1)
+  gender_prob = np.array([a.get("gender_prob", 1.0) if a else 1.0 for a in answers])
+  female = np.array([bool(a) and a["gender"] == vocabulary.GENDERS[1] for a in answers])
+  return {vocabulary.GENDER_KEY: np.where(female, gender_prob, 1.0 - gender_prob)[:, None],
+          vocabulary.AGE_BUCKET_KEY: buckets * top + (1 - buckets) * (1.0 - top) / (len(vocabulary.AGE_BUCKETS) - 1),
           vocabulary.AGE_KEY: np.array([[a["age"] if a else 0.0] for a in answers])}
+
+
+def calibration(answers: List[Optional[dict]], ages, genders) -> dict:
+  """Per classifier head, over the faces found: its calibration (pipeline/metrics.py) and what its warning
+  did at the thresholds fdp predict ran with ("served") and at the earlier hand-set ones ("earlier")."""
+  kept = [i for i, a in enumerate(answers) if a]
+  faces = [answers[i] for i in kept]
+  predictions = answers_as_predictions(faces)
+  result = {}
+  for head, warning in WARNINGS.items():
+    confidence, correct = metrics.top1(predictions, np.asarray(ages)[kept], np.asarray(genders)[kept], head)
+    warned = [warning in face.get("warnings", []) for face in faces]
+    threshold = getattr(trust.Trust(), warning_rules.TRUST_FIELDS[head])
+    result[head] = {"calibration": metrics.calibration(confidence, correct, COVERAGE_GRID), "warning": warning,
+                    "served": {"threshold": threshold, **metrics.warning_figures(warned, correct)},
+                    "earlier": warning_rules.rule(confidence, correct, warning_rules.EARLIER_THRESHOLDS[head])}
+  return result
+
+
+def calibration_figures(result: dict) -> dict:
+  """The figures CALIBRATION_TARGETS name, read from a run's result."""
+  gender = result["calibration"][vocabulary.GENDER_KEY]["served"]
+  return {"gender_ece": result["gender_ece"], "age_bucket_ece": result["age_bucket_ece"],
+          "gender_unwarned_share": gender["unwarned_share"], "gender_unwarned_accuracy": gender["unwarned_accuracy"]}
 
 
 def score(rows: List[dict], records: Dict[str, dict]) -> dict:
@@ -84,6 +126,8 @@ def score(rows: List[dict], records: Dict[str, dict]) -> dict:
   result["slices"].update({f"gender={g}": figures(genders == g) for g in (0, 1)})
   result["by_decade"] = [dict(decade=f"{d * 10}-{d * 10 + 9}", **figures((ages // 10) == d))
                          for d in range(int(ages.max()) // 10 + 1) if ((ages // 10) == d).any()]
+  if found.any():
+    result["calibration"] = calibration(answers, ages, genders)
   return result
 
 
@@ -111,6 +155,8 @@ def run(aaf_dir: str, models_dir: str, subset: bool, detector: Optional[str] = N
   result.update(photos_per_second=len(rows) / seconds, detector=detector or "default",
                 models=results_file.portable(os.path.abspath(models_dir)))
   result["targets"] = metrics.against_targets(result, TARGETS)
+  if "calibration" in result:
+    result["calibration_targets"] = metrics.against_targets(calibration_figures(result), CALIBRATION_TARGETS)
   return result
 
 
@@ -158,6 +204,37 @@ def readme_table(recorded: dict) -> str:
   return "\n".join(rows)
 
 
+def calibration_table(result: dict) -> str:
+  """The docs/quality.md block: calibration and the warnings of one run (all photos), against the targets."""
+  runs = {head: result["calibration"][head] for head in WARNINGS}
+  measured = calibration_figures(result)
+  met = {name: t["met"] for name, t in metrics.against_targets(measured, CALIBRATION_TARGETS).items()}
+
+  def cell(text, *names):
+    wanted = " and ".join(f"{CALIBRATION_TARGETS[n][0]} {CALIBRATION_TARGETS[n][1]}" for n in names)
+    return f"{text} (target {wanted}{'' if all(met[n] for n in names) else ', **not met**'})"
+
+  def kept(rule):
+    return f"{rule['unwarned_share']:.1%} at {rule['unwarned_accuracy']:.3f}"
+  gender, bucket = runs[vocabulary.GENDER_KEY], runs[vocabulary.AGE_BUCKET_KEY]
+  rows = [f"| All-Age-Faces through `fdp predict`, {result['faces_found']} faces | gender | age bucket |",
+          "|---|---|---|",
+          "| ECE, 10 bins | " + " | ".join(cell(f"{measured[f'{head}_ece']:.3f}", f"{head}_ece") for head in WARNINGS)
+          + " |",
+          f"| accuracy, all faces | {gender['calibration']['accuracy']:.3f} | "
+          f"{bucket['calibration']['accuracy']:.3f} |",
+          f"| warning threshold (`application/trust.py`) | {gender['served']['threshold']:g} | "
+          f"{bucket['served']['threshold']:g} |",
+          f"| faces not warned, at accuracy | "
+          f"{cell(kept(gender['served']), 'gender_unwarned_share', 'gender_unwarned_accuracy')} | "
+          f"{kept(bucket['served'])} |",
+          f"| warned faces' accuracy | {gender['served']['warned_accuracy']:.3f} | "
+          f"{bucket['served']['warned_accuracy']:.3f} |",
+          f"| not warned at the earlier thresholds ({gender['earlier']['threshold']:g} / "
+          f"{bucket['earlier']['threshold']:g}), at accuracy | {kept(gender['earlier'])} | {kept(bucket['earlier'])} |"]
+  return "\n".join(rows)
+
+
 def slices_table(result: dict) -> str:
   """The model card block: every slice and decade of one run."""
   rows = ["| photos | n | faces found | gender accuracy | age-bucket accuracy | age MAE (years) | mean age error |",
@@ -188,11 +265,15 @@ def main():
   results_file.write(args.out, recorded, models)
   if not args.subset:
     plot(result, os.path.splitext(args.out)[0] + ".png")
+    calibration_plot.plot(result["calibration"], os.path.join(os.path.dirname(args.out), "calibration_aaf.png"),
+                          f"All-Age-Faces, {result['faces_found']} faces through fdp predict (detection on)")
   if args.update_docs:
     results_file.update_block(os.path.join(REPO, "docs", "quality.md"), "outside", readme_table(recorded))
     if "all" in recorded:
       results_file.update_block(os.path.join(REPO, "docs", "model_card.md"), "outside-slices", slices_table(recorded["all"]))
-  print(json.dumps({k: v for k, v in result.items() if k not in ("by_decade", "slices")}, indent=2))
+      results_file.update_block(os.path.join(REPO, "docs", "quality.md"), "calibration",
+                                calibration_table(recorded["all"]))
+  print(json.dumps({k: v for k, v in result.items() if k not in ("by_decade", "slices", "calibration")}, indent=2))
 
 
 if __name__ == "__main__":

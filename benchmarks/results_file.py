@@ -67,8 +67,8 @@ def portable(value):
 
 def provenance(models: Union[str, dict], argv=None) -> dict:
   """What the results measured: `models` (model_versions() of a serving root, or words for models trained by
-  the benchmark itself), the commit and the command."""
-  return {"models": models, "commit": git_commit(), "command": command(argv),
+  the benchmark itself), the commit and the command (its paths made machine-free as portable() does)."""
+  return {"models": models, "commit": git_commit(), "command": portable(command(argv)),
           "date": datetime.date.today().isoformat()}
 
 

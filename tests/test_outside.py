@@ -42,6 +42,31 @@ def test_the_subset_is_balanced_and_fixed(aaf_dir):
   assert abs(genders.mean() - 0.5) < 0.02
 
 
+def test_calibration_reads_the_printed_probabilities_and_warnings():
+  rows = [{"file": f"{i}.jpg", "age": 30, "gender": g} for i, g in enumerate([0, 1, 0, 0, 1])]
+  answers = [("female", 0.9, "25-49", 0.8, []), ("female", 0.6, "25-49", 0.55, ["gender_uncertain"]),
+             ("female", 0.95, "0-24", 0.9, []),
+             ("male", 0.55, "25-49", 0.3, ["gender_uncertain", "age_bucket_uncertain"])]
+  records = {f"{i}.jpg": {"faces": [dict(_face(g, b, 30.0), gender_prob=gp, age_bucket_prob=bp, warnings=w)]}
+             for i, (g, gp, b, bp, w) in enumerate(answers)}
+  records["4.jpg"] = {"faces": []}
+  result = outside.score(rows, records)
+  assert result["gender_accuracy"] == pytest.approx(2 / 5)  # rights: 1.jpg (female), 3.jpg (male)
+  assert result["age_bucket_accuracy"] == pytest.approx(3 / 5)
+  # Over the 4 faces found: gender confidences 0.9 (wrong), 0.6, 0.95 (wrong), 0.55 -> bins 0.5-0.6 (0.55 and
+  # 0.6: both right), 0.9-1.0 (both wrong).
+  assert result["gender_ece"] == pytest.approx(0.5 * (1 - 0.575) + 0.5 * 0.925)
+  gender = result["calibration"]["gender"]
+  assert gender["served"] == pytest.approx({"threshold": outside.trust.Trust().min_gender_prob, "unwarned_share": 0.5,
+                                            "unwarned_accuracy": 0.0, "warned_share": 0.5, "warned_accuracy": 1.0})
+  assert gender["earlier"]["threshold"] == 0.7 and gender["earlier"]["unwarned_share"] == 0.5
+  bucket = result["calibration"]["age_bucket"]
+  assert bucket["served"]["warned_share"] == 0.25 and bucket["served"]["unwarned_accuracy"] == pytest.approx(2 / 3)
+  assert bucket["calibration"]["accuracy"] == 0.75 and bucket["calibration"]["n"] == 4
+  table = outside.calibration_table(result)
+  assert "**not met**" in table and "| warned faces' accuracy | 1.000 | 1.000 |" in table
+
+
 @pytest.fixture(scope="module")
 def recorded():
   with open(outside.OUT) as f:
