@@ -6,6 +6,14 @@ as fractions of the crop; the medians, with both distances raised by the factor 
 UTKFace's crops.
 
   .venv/bin/python -m benchmarks.face_framing [--detector blazeface|mtcnn] [--count 200]
+
+With --wiki: how serving frames the faces of WIKI's 64x64 images (components/wiki.py's FACE_FRACTION). On
+random WIKI images, the product's crop (detection with a 12 px minimum face, alignment) as a fraction of the
+image (its side and centre: quartiles), and the models' zero-shot answers on that crop against centre
+crops of several fractions and the whole image: regressor MAE, classifier gender accuracy. Writes
+benchmarks/results/wiki_framing.json.
+
+  .venv/bin/python -m benchmarks.face_framing --wiki [--count 600] [--models models]
 """
 import argparse
 import os
@@ -42,12 +50,94 @@ def measure(utkface_dir: str, detector: str, count: int):
                                               eyes_to_mouth=round(eyes_to_mouth * raise_by, 4))
 
 
+WIKI_FRACTIONS = (0.52, 0.56, 0.60, 0.70, 1.0)
+
+
+def _jpeg(image) -> bytes:
+  import io  # pylint: disable=g-import-not-at-top
+  buffer = io.BytesIO()
+  image.save(buffer, format="JPEG", quality=95)
+  return buffer.getvalue()
+
+
+def _answers(models_dir: str, crops) -> dict:
+  """{age, p_female} of every crop from the served models' serving_default, batches of 32."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from pipeline import evaluate  # pylint: disable=g-import-not-at-top
+  regressor = evaluate.load_model(os.path.join(models_dir, "regressor"))[1].signatures["serving_default"]
+  classifier = evaluate.load_model(os.path.join(models_dir, "classifier"))[1].signatures["serving_default"]
+  ages, genders = [], []
+  for start in range(0, len(crops), 32):
+    batch = tf.constant(crops[start:start + 32])
+    ages.append(regressor(images=batch)["age"].numpy()[:, 0])
+    genders.append(classifier(images=batch)["gender"].numpy()[:, 0])
+  return {"age": np.concatenate(ages), "p_female": np.concatenate(genders)}
+
+
+def measure_wiki(wiki_dir: str, wiki_mat: str, models_dir: str, count: int, detector: str) -> dict:
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from application import face_alignment, face_detection, detectors  # pylint: disable=g-import-not-at-top
+  from components import ingest, wiki  # pylint: disable=g-import-not-at-top
+  framing = detectors.DETECTORS[detector].framing
+  rows = []
+  for row in wiki.read_metadata(wiki_mat, image_root=wiki_dir):
+    try:
+      labels = wiki.to_labels(row)
+    except wiki.FilteredOut:
+      continue
+    if os.path.exists(labels.path):
+      rows.append(labels)
+  chosen = [rows[i] for i in sorted(np.random.default_rng(1).choice(len(rows), min(count, len(rows)), replace=False))]
+  sides, centres, crops, ages, genders = [], [], {"aligned": []}, [], []
+  crops.update({f"centre {f:.2f}": [] for f in WIKI_FRACTIONS})
+  for labels in chosen:
+    photo = Image.open(labels.path).convert("RGB")
+    found = face_detection.locate_faces(photo, min_face_size=12, detector=detector)
+    if not found:
+      continue
+    points = found[0].landmarks
+    side = face_alignment.face_scale(points, framing)
+    centre = face_alignment.eyes_center(points) + (0.5 - np.asarray(framing.eyes_center)) * side
+    sides.append(side / photo.width)
+    centres.append(centre / np.asarray(photo.size))
+    crops["aligned"].append(face_detection.crop_faces(photo, found[:1], detector)[0].crop_jpeg)
+    for fraction in WIKI_FRACTIONS:
+      crops[f"centre {fraction:.2f}"].append(_jpeg(photo.crop(ingest.centre_box(fraction, *photo.size))))
+    ages.append(labels.age)
+    genders.append(labels.gender)
+  ages, genders = np.asarray(ages), np.asarray(genders)
+  quartiles = lambda values: [round(float(v), 3) for v in np.percentile(values, [25, 50, 75])]  # noqa: E731
+  result = {"images": len(chosen), "faces_found": len(ages), "detector": detector,
+            "crop_side_fraction_quartiles": quartiles(sides),
+            "crop_centre_x_quartiles": quartiles([c[0] for c in centres]),
+            "crop_centre_y_quartiles": quartiles([c[1] for c in centres]), "framings": {}}
+  for name, jpegs in crops.items():
+    answers = _answers(models_dir, jpegs)
+    result["framings"][name] = {
+        "age_mae": round(float(np.abs(answers["age"] - ages).mean()), 2),
+        "age_mean_error": round(float((answers["age"] - ages).mean()), 2),
+        "gender_accuracy": round(float(((answers["p_female"] > 0.5) == (genders == 1)).mean()), 3)}
+    print(name, result["framings"][name], flush=True)
+  return result
+
+
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--detector", default="blazeface")
   parser.add_argument("--utkface", default=str(settings.utkface_dir()))
-  parser.add_argument("--count", type=int, default=200)
+  parser.add_argument("--count", type=int, default=None, help="images (default: 200 UTKFace, 600 WIKI)")
+  parser.add_argument("--wiki", action="store_true", help="measure how serving frames WIKI's 64x64 faces")
+  parser.add_argument("--wiki-dir", default=str(settings.wiki_crop_64_dir()))
+  parser.add_argument("--wiki-mat", default=str(settings.wiki_mat()))
+  parser.add_argument("--models", default=str(settings.models_dir()))
   args = parser.parse_args()
+  if args.wiki:
+    from benchmarks import results_file  # pylint: disable=g-import-not-at-top
+    result = measure_wiki(args.wiki_dir, args.wiki_mat, args.models, args.count or 600, args.detector)
+    path = results_file.write("wiki_framing.json", result, results_file.model_versions(args.models))
+    print(f"wrote {path}")
+    return 0
+  args.count = args.count or 200
   used, framing = measure(args.utkface, args.detector, args.count)
   print(f"{args.detector}: {used} of {args.count} crops with one face: {framing}")
   return 0

@@ -123,7 +123,7 @@ def cmd_evaluate(args) -> int:
     sys.exit(f"fdp evaluate: --data {args.data}: no such folder")
   try:
     report = evaluate.evaluate(args.model, args.data, split=args.split,
-                               dataset=args.dataset or _detect_dataset(args.data))
+                               dataset=args.dataset or _detect_dataset(args.data), wiki_mat=args.wiki_mat)
   except (ValueError, OSError) as e:
     sys.exit(f"fdp evaluate: {e}")
   print(json.dumps(report, indent=2) if args.json else evaluate.format_report(report))
@@ -198,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
   evaluate.add_argument("--data", required=True, help="a UTKFace/WIKI folder (split as the pipeline splits it) "
                         "or an `fdp ingest` output")
   evaluate.add_argument("--split", default="test", choices=layout.SPLITS)
-  evaluate.add_argument("--dataset", choices=(vocabulary.UTKFACE, vocabulary.WIKI), help="default: utkface")
+  evaluate.add_argument("--dataset", choices=(vocabulary.UTKFACE, vocabulary.WIKI), help="default: detected "
+                        "from the folder")
+  evaluate.add_argument("--wiki-mat", help="wiki.mat, if not inside the WIKI folder")
   evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
   evaluate.set_defaults(func=cmd_evaluate)
   serving_commands.register(sub)

@@ -20,13 +20,14 @@ import vocabulary
 BATCH_SIZE = 64
 
 
-def read_split(data: str, split: str = "test", dataset: Optional[str] = None) -> Dict[str, np.ndarray]:
+def read_split(data: str, split: str = "test", dataset: Optional[str] = None,
+               wiki_mat: Optional[str] = None) -> Dict[str, np.ndarray]:
   """Encoded images and labels of one split: {image, age, gender, race (-1 if absent), sha256}."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from components import ingest, ingest_job  # pylint: disable=g-import-not-at-top
   if not os.path.exists(os.path.join(data, layout.REPORT_FILE)):
     with tempfile.TemporaryDirectory(prefix="fdp-evaluate-") as ingested:
-      ingest_job.run_ingest(dataset or vocabulary.UTKFACE, data, ingested, show_progress=False)
+      ingest_job.run_ingest(dataset or vocabulary.UTKFACE, data, ingested, show_progress=False, wiki_mat=wiki_mat)
       return read_split(ingested, split)
   files = sorted(glob.glob(os.path.join(data, layout.split_dir(split), "*")))
   if not files:
@@ -74,10 +75,11 @@ def predict(loaded, encoded_images, batch_size: int = BATCH_SIZE) -> Dict[str, n
   return {name: np.concatenate([b[name].numpy() for b in batches]) for name in batches[0]}
 
 
-def evaluate(model_dir: str, data: str, split: str = "test", dataset: Optional[str] = None) -> dict:
+def evaluate(model_dir: str, data: str, split: str = "test", dataset: Optional[str] = None,
+             wiki_mat: Optional[str] = None) -> dict:
   """{model, kind, split, n, overall, slices} of the model at `model_dir` on `split` of `data`."""
   model_dir, loaded = load_model(model_dir)
-  labels = read_split(data, split, dataset)
+  labels = read_split(data, split, dataset, wiki_mat)
   return report(model_dir, model_kind(loaded), split, labels, predict(loaded, labels[vocabulary.IMAGE_KEY]))
 
 
