@@ -61,7 +61,7 @@ def _jpeg(image) -> bytes:
 
 
 def _answers(models_dir: str, crops) -> dict:
-  """{age, p_female} of every crop from the served models' serving_default, batches of 32."""
+  """{age, gender} predictions ([N, 1] each) of every crop from the models' serving_default, batches of 32."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from pipeline import evaluate  # pylint: disable=g-import-not-at-top
   regressor = evaluate.load_model(os.path.join(models_dir, "regressor"))[1].signatures["serving_default"]
@@ -69,9 +69,9 @@ def _answers(models_dir: str, crops) -> dict:
   ages, genders = [], []
   for start in range(0, len(crops), 32):
     batch = tf.constant(crops[start:start + 32])
-    ages.append(regressor(images=batch)["age"].numpy()[:, 0])
-    genders.append(classifier(images=batch)["gender"].numpy()[:, 0])
-  return {"age": np.concatenate(ages), "p_female": np.concatenate(genders)}
+    ages.append(regressor(images=batch)["age"].numpy())
+    genders.append(classifier(images=batch)["gender"].numpy())
+  return {"age": np.concatenate(ages), "gender": np.concatenate(genders)}
 
 
 def measure_wiki(wiki_dir: str, wiki_mat: str, models_dir: str, count: int, detector: str) -> dict:
@@ -111,12 +111,10 @@ def measure_wiki(wiki_dir: str, wiki_mat: str, models_dir: str, count: int, dete
             "crop_side_fraction_quartiles": quartiles(sides),
             "crop_centre_x_quartiles": quartiles([c[0] for c in centres]),
             "crop_centre_y_quartiles": quartiles([c[1] for c in centres]), "framings": {}}
+  from pipeline import metrics  # pylint: disable=g-import-not-at-top
   for name, jpegs in crops.items():
-    answers = _answers(models_dir, jpegs)
-    result["framings"][name] = {
-        "age_mae": round(float(np.abs(answers["age"] - ages).mean()), 2),
-        "age_mean_error": round(float((answers["age"] - ages).mean()), 2),
-        "gender_accuracy": round(float(((answers["p_female"] > 0.5) == (genders == 1)).mean()), 3)}
+    scored = metrics.face_metrics(_answers(models_dir, jpegs), ages, genders)
+    result["framings"][name] = {key: round(scored[key], 3) for key in ("age_mae", "age_mean_error", "gender_accuracy")}
     print(name, result["framings"][name], flush=True)
   return result
 
