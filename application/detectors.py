@@ -8,7 +8,10 @@
 
 Each detector's box is its own: BlazeFace's is square, about as wide as MTCNN's and 0.9 of its height
 (MTCNN's is about 1.12 times its side, measured on 56 UTKFace faces). BlazeFace's default minimum face
-is 40 px (a 1280 px photo is then searched at half its size); MTCNN's stays 20 px.
+is 40 px (a 1280 px photo is then searched at half its size); MTCNN's stays 20 px. In a small photo (a
+thumbnail, a 64x64 face crop) the face itself is small, so there the default minimum face is a quarter of
+the photo's shorter side instead, never under 12 px (`Detector.default_min_face_size`; photos whose shorter
+side is 160 px or more keep 40 px).
 Both load on first use (TensorFlow), once per process (BlazeFace: a pool of interpreters, one per input
 size and thread at work).
 """
@@ -35,6 +38,14 @@ MTCNN_FACE_SIZE_RANGE = (12, 20)
 # BlazeFace >= 0.6 alone kept all faces and 6 false ones; with O-Net >= 0.5, all faces and 2 false ones.
 ONET_MIN_SCORE = 0.5
 
+# The default minimum face in a small photo: at most this fraction of its shorter side, never under
+# SMALLEST_MIN_FACE pixels. On 1,000 random WIKI 64x64 face crops (boxes 26-36 px, 5th-95th percentile)
+# BlazeFace found 2 faces at 40 px and 996 at a quarter of the side (16 px); on 600 face-free small photos
+# (crops of scikit-image's photos, 32-160 px) a quarter found none, as 40 px did, where 0.2 and 0.15 found
+# one (benchmarks/small_faces.py, benchmarks/results/small_faces.json).
+SMALL_PHOTO_FACE_FRACTION = 0.25
+SMALLEST_MIN_FACE = 12
+
 _mtcnn_lock = threading.Lock()
 
 
@@ -52,6 +63,12 @@ class Detector:
   min_face_size: int  # default, in pixels of the photo (the side of this detector's box)
   min_confidence: float  # default
   framing: face_alignment.Framing
+
+  def default_min_face_size(self, photo_size: Tuple[int, int], fraction: float = SMALL_PHOTO_FACE_FRACTION) -> float:
+    """The minimum face looked for when none is asked for, in a photo of `photo_size` (width, height):
+    this detector's default, or `fraction` of the photo's shorter side when that is less (a small photo
+    is a small face), never under SMALLEST_MIN_FACE."""
+    return min(self.min_face_size, max(SMALLEST_MIN_FACE, fraction * min(photo_size)))
 
 
 def _box(x0: float, y0: float, width: float, height: float) -> Tuple[int, int, int, int]:

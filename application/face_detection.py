@@ -62,9 +62,10 @@ def load_detector(detector: str = DEFAULT_DETECTOR) -> None:
 def locate_faces(photo: Image.Image, min_face_size: Optional[float] = None, min_confidence: Optional[float] = None,
                  detector: str = DEFAULT_DETECTOR) -> List[Detection]:
   """The detector's boxes, scores and landmarks in photo pixels, most confident first. Unset thresholds
-  are the detector's defaults."""
+  are the detector's defaults (the minimum face size as the photo's size makes it: the one place that
+  decides it for `fdp predict`, `fdp batch-predict` and the web page)."""
   spec = detectors.DETECTORS[detector]
-  return spec.locate(photo, spec.min_face_size if min_face_size is None else min_face_size,
+  return spec.locate(photo, spec.default_min_face_size(photo.size) if min_face_size is None else min_face_size,
                      spec.min_confidence if min_confidence is None else min_confidence)
 
 

@@ -8,7 +8,7 @@ UTKFace's crops.
   .venv/bin/python -m benchmarks.face_framing [--detector blazeface|mtcnn] [--count 200]
 
 With --wiki: how serving frames the faces of WIKI's 64x64 images (components/wiki.py's FACE_FRACTION). On
-random WIKI images, the product's crop (detection with a 12 px minimum face, alignment) as a fraction of the
+random WIKI images of the validation split, the product's crop (detection with a 12 px minimum face, alignment) as a fraction of the
 image (its side and centre: quartiles), and the models' zero-shot answers on that crop against centre
 crops of several fractions and the whole image: regressor MAE, classifier gender accuracy. Writes
 benchmarks/results/wiki_framing.json.
@@ -78,15 +78,10 @@ def measure_wiki(wiki_dir: str, wiki_mat: str, models_dir: str, count: int, dete
   from PIL import Image  # pylint: disable=g-import-not-at-top
   from application import face_alignment, face_detection, detectors  # pylint: disable=g-import-not-at-top
   from components import ingest, wiki  # pylint: disable=g-import-not-at-top
+  from vocabulary import layout  # pylint: disable=g-import-not-at-top
   framing = detectors.DETECTORS[detector].framing
-  rows = []
-  for row in wiki.read_metadata(wiki_mat, image_root=wiki_dir):
-    try:
-      labels = wiki.to_labels(row)
-    except wiki.FilteredOut:
-      continue
-    if os.path.exists(labels.path):
-      rows.append(labels)
+  # The validation split's images: the framing is a choice (eval and test are for the report).
+  rows = [labels for labels in wiki.labelled_images(wiki_dir, wiki_mat) if ingest.split_of(labels) == layout.VALIDATION]
   chosen = [rows[i] for i in sorted(np.random.default_rng(1).choice(len(rows), min(count, len(rows)), replace=False))]
   sides, centres, crops, ages, genders = [], [], {"aligned": []}, [], []
   crops.update({f"centre {f:.2f}": [] for f in WIKI_FRACTIONS})

@@ -19,8 +19,7 @@ def cmd_batch_predict(args) -> int:
     # The DirectRunner's worker processes share this machine's cores: one TensorFlow thread pool per core
     # each (300 AAF photos, 2 workers on 2 cores: 80 s against 123 s with TensorFlow's default pools).
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, (os.cpu_count() or 1) // args.beam_workers)))
-  detection = None if args.no_detect else {
-      "detector": args.detector, "min_face_size": args.min_face_size, "min_confidence": args.min_confidence}
+  detection = predict_command.detection_options(args)
   try:
     result = batch_prediction.run(
         args.inputs, args.output, args.serving_root, faces.models_for(args.model), detection,

@@ -4,6 +4,7 @@ Nothing heavy at import time: TensorFlow and gRPC load inside the command, so `f
 """
 import json
 import sys
+from typing import Optional
 
 from application import faces
 from cli import exit_codes
@@ -12,14 +13,21 @@ from serving import defaults
 PROGRESS_MIN_IMAGES = 20  # a progress bar on stderr from this many images on
 
 
+def detection_options(args) -> Optional[dict]:
+  """detect_faces' options from --detector, --min-face-size and --min-confidence, for `fdp predict`,
+  `fdp batch-predict` and `fdp web` alike (None with --no-detect). A threshold not given stays None: the
+  detector's default then, the minimum face as each photo's size makes it (application/detectors.py)."""
+  if getattr(args, "no_detect", False):
+    return None
+  return {"detector": args.detector, "min_face_size": args.min_face_size, "min_confidence": args.min_confidence}
+
+
 def face_detector(args):
   """The detect_faces function the options ask for (bytes -> faces)."""
   import functools  # pylint: disable=g-import-not-at-top
   from application import face_detection  # pylint: disable=g-import-not-at-top  (TensorFlow loads on first use)
-  if args.no_detect:
-    return faces.whole_image
-  return functools.partial(face_detection.detect_faces, min_face_size=args.min_face_size,
-                           min_confidence=args.min_confidence, detector=args.detector)
+  options = detection_options(args)
+  return faces.whole_image if options is None else functools.partial(face_detection.detect_faces, **options)
 
 
 def cmd_predict(args) -> int:
@@ -60,7 +68,9 @@ def add_detection_options(parser) -> None:
                       help="blazeface (fast, default) or mtcnn (about 10x slower)")
   parser.add_argument("--min-face-size", type=float,
                       help="smallest face looked for: the side of the detector's box in photo pixels "
-                      f"(default: {', '.join(f'{n} {v[0]}' for n, v in defaults.items())})")
+                      f"(default: {', '.join(f'{n} {v[0]}' for n, v in defaults.items())}; lowered in small photos to "
+                      f"{detectors.SMALL_PHOTO_FACE_FRACTION:g} of the photo's shorter side, at least "
+                      f"{detectors.SMALLEST_MIN_FACE})")
   parser.add_argument("--min-confidence", type=float,
                       help=f"detector score a face needs (default: {', '.join(f'{n} {v[1]}' for n, v in defaults.items())})")
   parser.add_argument("--min-judged-face-size", type=int, default=trust.Trust.min_face_size,

@@ -16,8 +16,7 @@ def cmd_web(args) -> int:
   from application import faces  # pylint: disable=g-import-not-at-top
   from application.web import app as app_lib  # pylint: disable=g-import-not-at-top
   from application import trust  # pylint: disable=g-import-not-at-top
-  config = app_lib.WebConfig(server=args.server, detector=args.detector, min_face_size=args.min_face_size,
-                             min_confidence=args.min_confidence,
+  config = app_lib.WebConfig(server=args.server, **predict_command.detection_options(args),
                              trust=trust.Trust(min_face_size=args.min_judged_face_size))
   print(f"Loading the face detector ({args.detector}) ...", flush=True)
   face_detection.load_detector(args.detector)

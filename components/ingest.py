@@ -91,6 +91,13 @@ def check_image(data: bytes, centre_crop: Optional[float] = None) -> Tuple[bytes
   return out.getvalue(), image.size
 
 
+def split_of(labels: FaceLabels) -> str:
+  """The split ingestion puts a labelled image in (its example's content hash decides)."""
+  with open(labels.path, "rb") as f:
+    example_image, _ = check_image(f.read(), labels.centre_crop)
+  return face_records.split_for_hash(face_records.content_hash(example_image))
+
+
 class ReadFaces(beam.DoFn):
   """Reads and checks each image; unreadable and corrupt files are rejected with the reason."""
 

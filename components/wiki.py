@@ -114,6 +114,19 @@ def read_metadata(mat_path: str, image_root: Optional[str] = None) -> List[WikiR
   return rows
 
 
+def labelled_images(image_root: str, mat_path: str) -> List[FaceLabels]:
+  """The labels of every row that passes the filters and whose image is in `image_root`."""
+  labelled = []
+  for row in read_metadata(mat_path, image_root=image_root):
+    try:
+      labels = to_labels(row)
+    except FilteredOut:
+      continue
+    if os.path.exists(labels.path):
+      labelled.append(labels)
+  return labelled
+
+
 def to_labels(row: WikiRow, min_face_score: float = MIN_FACE_SCORE,
               max_age: int = MAX_AGE, face_fraction: float = FACE_FRACTION) -> FaceLabels:
   """Labels for a row that passes the filters; raises FilteredOut naming the first failing filter."""

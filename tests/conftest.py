@@ -28,14 +28,16 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 DATASETS = settings.datasets_dir()
 UTKFACE_DIR = settings.utkface_dir()
 WIKI_MAT = settings.wiki_mat()
+WIKI_CROP_64_DIR = settings.wiki_crop_64_dir()
 AAF_DIR = settings.aaf_dir()
 SHIPPED_MODELS = REPO / "models"
 
 # fixture -> the markers of every test that uses it (directly or through another fixture)
-FIXTURE_MARKERS = {"utkface_dir": ("datasets",), "wiki_mat": ("datasets",), "aaf_dir": ("datasets",),
+FIXTURE_MARKERS = {"utkface_dir": ("datasets",), "wiki_mat": ("datasets",), "wiki_crop_64_dir": ("datasets",),
+                   "aaf_dir": ("datasets",),
                    "utkface_records": ("datasets",), "e2e_pipeline": ("datasets", "training"),
                    "browser": ("browser",)}
-DATASET_PATHS = ("DATASETS", "UTKFACE_DIR", "WIKI_MAT", "AAF_DIR")
+DATASET_PATHS = ("DATASETS", "UTKFACE_DIR", "WIKI_MAT", "WIKI_CROP_64_DIR", "AAF_DIR")
 # Session fixtures that take minutes: the modules using one run on the same xdist worker.
 SHARED_SESSION_FIXTURES = ("e2e_pipeline", "utkface_records")
 
@@ -101,6 +103,11 @@ def utkface_dir() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def wiki_mat() -> pathlib.Path:
   return _require(WIKI_MAT)
+
+
+@pytest.fixture(scope="session")
+def wiki_crop_64_dir() -> pathlib.Path:
+  return _require(WIKI_CROP_64_DIR)
 
 
 @pytest.fixture(scope="session")

@@ -129,7 +129,7 @@ def test_a_folder_stands_for_its_images_in_sorted_order(tmp_path):
       "gender_prob": 0.95, "age": 53.9}, []),  # within 5 years of the bucket
     ({"box": [0, 0, 120, 120], "age_bucket": "25-49", "age_bucket_prob": 0.8, "gender": "female",
       "gender_prob": 0.95, "age": 18.0}, [trust.MODELS_DISAGREE]),
-    ({"box": [0, 0, 47, 200], "age": 30.0}, [trust.FACE_TOO_SMALL]),  # one model only: nothing to compare
+    ({"box": [0, 0, 39, 200], "age": 30.0}, [trust.FACE_TOO_SMALL]),  # one model only: nothing to compare
 ])
 def test_warnings_say_what_not_to_trust(face, expected):
   assert trust.warnings(face) == expected
@@ -189,19 +189,21 @@ def test_fdp_predict_a_folder_against_fdp_serve(photo_folder):
 
 
 def test_a_small_background_face_is_found_and_marked_too_small(utkface_dir, tmp_path):
+  import functools  # pylint: disable=g-import-not-at-top
   from application import face_detection  # pylint: disable=g-import-not-at-top
   names = sorted(os.listdir(utkface_dir))
   photo = Image.new("RGB", (1280, 720), (120, 120, 120))
   photo.paste(Image.open(utkface_dir / names[5000]).convert("RGB").resize((260, 260)), (200, 200))
-  photo.paste(Image.open(utkface_dir / names[9300]).convert("RGB").resize((50, 50)), (900, 120))  # ~43 px box
+  photo.paste(Image.open(utkface_dir / names[9300]).convert("RGB").resize((40, 40)), (900, 120))  # ~34 px box
   buffer = io.BytesIO()
   photo.save(buffer, format="JPEG", quality=92)
   (tmp_path / "group.jpg").write_bytes(buffer.getvalue())
+  # Below the default 40 px minimum face of a photo this large: found as `--min-face-size 24` asks.
   records = list(faces.predict_images(FakeClient(), [str(tmp_path / "group.jpg")], vocabulary.MODELS,
-                                      face_detection.detect_faces, workers=1))
+                                      functools.partial(face_detection.detect_faces, min_face_size=24), workers=1))
   large, small = sorted(records[0]["faces"], key=lambda face: -face["box"][2])  # exactly two faces
   assert 200 < large["box"][2] < 260 and trust.FACE_TOO_SMALL not in large["warnings"]
-  assert 40 <= small["box"][2] < 48 and 880 < small["box"][0] < 960
+  assert 24 <= small["box"][2] < trust.Trust().min_face_size and 880 < small["box"][0] < 960
   assert small["warnings"][0] == trust.FACE_TOO_SMALL
 
 

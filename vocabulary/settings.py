@@ -54,6 +54,11 @@ def wiki_mat() -> pathlib.Path:
   return datasets_dir() / "wiki" / "wiki.mat"
 
 
+def wiki_crop_64_dir() -> pathlib.Path:
+  """WIKI's face crops downscaled to 64x64 (NN/name.jpg, as full_path in wiki.mat names them)."""
+  return datasets_dir() / "wiki" / "wiki_crop_64"
+
+
 def models_dir() -> str:
   """The trained models shipped with the project (a serving root: <model>/<version>/saved_model.pb):
   $FDP_MODELS_DIR, else the checkout's models/ (an installed package has none; the Kubeflow image sets

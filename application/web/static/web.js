@@ -5,7 +5,7 @@ const percent = (value) => `${(value * 100).toFixed(0)} %`;
 
 // What each warning code (application/trust.py) means for people.
 const WARNINGS = {
-  face_too_small: (face) => `too small to judge (${Math.min(face.box[2], face.box[3])} px): these are guesses`,
+  face_too_small: (face) => `too small to judge (${Math.min(face.box[2], face.box[3])} px): the answers are less reliable`,
   age_bucket_uncertain: (face) => `the age bucket is uncertain (${percent(face.age_bucket_prob)})`,
   gender_uncertain: (face) => `the gender is uncertain (${percent(face.gender_prob)})`,
   models_disagree: (face) =>
