@@ -4,6 +4,10 @@ Measured in one run, each server in its own process on free ports, the clients t
 sending one real UTKFace face per request (pre-encoded requests over http.client and the official gRPC stub,
 so that as little of the 2 cores as possible goes to the clients):
   raw SavedModel   the classifier's serving_default on batches of 32 (a child process): faces/s
+  full answer      one face's whole answer (classifier and regressor, raw SavedModels, batches of 32, one
+                   child process, windows alternating): serving_default against serving_mirror_average (the
+                   mirror average, what serving_default was before) and, with --before-root, against the
+                   serving_default of other models (e.g. the models shipped before): faces/s, medians
   fdp serve        REST (waitress) and gRPC at 1, 8, 32 and 128 clients: requests/s, p50, p99, errors,
                    and requests/s over the raw faces/s
   werkzeug         the same REST application on werkzeug's threaded development server (what `fdp serve`
@@ -226,6 +230,62 @@ def measure(make_sender, clients: int, seconds: float, warmup: float = 1.0) -> d
           "throughput_rps": round(len(latencies) / seconds, 1)}
 
 
+FULL_ANSWER_ROUNDS = 5
+
+
+def _latest_version(model_root: str) -> str:
+  return os.path.join(model_root, max((v for v in os.listdir(model_root) if v.isdigit()), key=int))
+
+
+def run_full_answer(variants_json: str, seconds: float) -> None:
+  """Prints {variant: median faces/s} of one face's whole answer (every model of the variant's serving
+  root, its signature) on batches of RAW_BATCH; the variants' windows alternate, FULL_ANSWER_ROUNDS
+  rounds."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import vocabulary  # pylint: disable=g-import-not-at-top
+  variants = json.loads(variants_json)
+  batch = tf.constant(_faces(RAW_BATCH))
+  answers = {}
+  for variant in variants:
+    functions = [tf.saved_model.load(_latest_version(os.path.join(variant["root"], model))).signatures[
+        variant["signature"]] for model in vocabulary.MODELS]
+    answers[variant["name"]] = functions
+    for function in functions:
+      function(images=batch)
+  rates = {name: [] for name in answers}
+  for _ in range(FULL_ANSWER_ROUNDS):
+    for name, functions in answers.items():
+      done, start = 0, time.perf_counter()
+      while time.perf_counter() - start < seconds:
+        for function in functions:
+          function(images=batch)
+        done += RAW_BATCH
+      rates[name].append(done / (time.perf_counter() - start))
+  print(json.dumps({name: {"median_faces_per_s": round(float(np.median(r)), 1), "rounds": [round(x, 1) for x in r]}
+                    for name, r in rates.items()}), flush=True)
+
+
+def full_answer(serving_root: str, before_root: str, seconds: float) -> dict:
+  """One face's whole answer, faces/s: serving_default (one pass per model) over the mirror average (two),
+  and over `before_root`'s serving_default if given."""
+  from vocabulary import signatures  # pylint: disable=g-import-not-at-top
+  variants = [{"name": "serving_default", "root": serving_root, "signature": signatures.SERVING_DEFAULT},
+              {"name": "serving_mirror_average", "root": serving_root, "signature": signatures.SERVING_MIRROR_AVERAGE}]
+  if before_root:
+    variants.append({"name": "before", "root": before_root, "signature": signatures.SERVING_DEFAULT})
+  child = _child("--full-answer", json.dumps(variants), "--seconds", str(seconds))
+  rates = json.loads(child.communicate(timeout=1800)[0].strip().splitlines()[-1])
+  result = {"batch": RAW_BATCH, "rounds": FULL_ANSWER_ROUNDS, "faces_per_s": rates,
+            "default_over_mirror_average": round(rates["serving_default"]["median_faces_per_s"]
+                                                 / rates["serving_mirror_average"]["median_faces_per_s"], 2)}
+  if before_root:
+    result["before_models"] = results_file.model_versions(before_root)
+    result["default_over_before"] = round(rates["serving_default"]["median_faces_per_s"]
+                                          / rates["before"]["median_faces_per_s"], 2)
+  print("full answer:", result, flush=True)
+  return result
+
+
 def _child(*args: str):
   return subprocess.Popen([sys.executable, "-m", "benchmarks.serving", *args], cwd=REPO,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), stdout=subprocess.PIPE,
@@ -396,8 +456,15 @@ def slow_clients(serving_root: str) -> dict:
 def docs_tables(summary: dict) -> str:
   """The Markdown tables docs/serving.md shows."""
   raw = summary["raw_faces_per_s_before_and_after"]
+  answer = summary["full_answer"]["faces_per_s"]
   lines = [f"Raw SavedModel, batches of {RAW_BATCH}: {summary['raw_faces_per_s']} faces/s (before the servers "
            f"{raw[0]}, after {raw[1]}).", "",
+           "One face's whole answer (classifier and regressor, raw SavedModels, batches of "
+           f"{RAW_BATCH}, median of {summary['full_answer']['rounds']} alternating windows): "
+           + ", ".join(f"{name} {rate['median_faces_per_s']} faces/s" for name, rate in answer.items())
+           + f"; serving_default over the mirror average {summary['full_answer']['default_over_mirror_average']}x"
+           + (f", over the models before {summary['full_answer']['default_over_before']}x"
+              if "default_over_before" in summary["full_answer"] else "") + ".", "",
            "| server | clients | requests/s | / raw | p50 ms | p99 ms | p99/p50 | errors |",
            "|---|---|---|---|---|---|---|---|"]
   lines += [f"| {r['server']} | {r['clients']} | {r['throughput_rps']} | {r['over_raw']} | {r['p50_ms']} | "
@@ -423,26 +490,37 @@ def main(argv=None) -> int:
   parser.add_argument("--serving-root", default=settings.models_dir())
   parser.add_argument("--seconds", type=float, default=6.0, help="each measurement window")
   parser.add_argument("--update-docs", action="store_true", help="rewrite the tables in docs/serving.md")
+  parser.add_argument("--before-root", help="a serving root of other models (e.g. those shipped before) whose "
+                      "full answer is measured in the same run")
+  parser.add_argument("--full-answer-only", action="store_true", help="measure only the full answer")
   parser.add_argument("--raw", help=argparse.SUPPRESS)  # internal modes: a child process of this script
+  parser.add_argument("--full-answer", help=argparse.SUPPRESS)
   parser.add_argument("--werkzeug-server", help=argparse.SUPPRESS)
   parser.add_argument("--baseline-server", help=argparse.SUPPRESS)
   parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
   if args.raw:
     return run_raw(args.raw, args.seconds) or 0
+  if args.full_answer:
+    return run_full_answer(args.full_answer, args.seconds) or 0
   if args.werkzeug_server:
     return run_werkzeug_server(args.werkzeug_server, args.port) or 0
   if args.baseline_server:
     return run_baseline_server(args.baseline_server, args.port) or 0
 
   serving_root = os.path.abspath(args.serving_root)
-  model_root = os.path.join(serving_root, MODEL)
-  version_dir = os.path.join(model_root, max(os.listdir(model_root), key=int))
+  answer = full_answer(serving_root, args.before_root and os.path.abspath(args.before_root), args.seconds)
+  if args.full_answer_only:
+    path = results_file.write("full_answer.json", answer, results_file.model_versions(serving_root))
+    print(f"wrote {os.path.relpath(path, REPO)}")
+    return 0
+  version_dir = _latest_version(os.path.join(serving_root, MODEL))
   faces = _faces()
   summary = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
              "seconds_per_window": args.seconds, "request": "one face (a real UTKFace crop) per request",
              **throughput_table(serving_root, version_dir, args.seconds, faces),
-             "slow_clients": slow_clients(serving_root), **first_requests_and_pushes(version_dir, faces)}
+             "slow_clients": slow_clients(serving_root), **first_requests_and_pushes(version_dir, faces),
+             "full_answer": answer}
   path = results_file.write(RESULTS, summary, results_file.model_versions(serving_root))
   tables = docs_tables(summary)
   print(tables)
