@@ -82,7 +82,8 @@ def test_real_utkface_counts(utkface_records):
   assert report["counts"] == {
       "read": 23708, "malformed_name": 5,
       "duplicate_groups": 116, "duplicate": 118, "conflicting_groups": 259, "conflicting": 531,
-      "examples": 23054, "split_train": 16629, "split_validation": 1835, "split_eval": 2292, "split_test": 2298,
+      "examples": 23054, "examples_utkface": 23054,
+      "split_train": 16629, "split_validation": 1835, "split_eval": 2292, "split_test": 2298,
   }
   assert len(report["rejected"]) == 5
   assert {s: len(v) for s, v in examples.items()} == {"train": 16629, "validation": 1835, "eval": 2292, "test": 2298}

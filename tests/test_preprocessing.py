@@ -12,10 +12,12 @@ from vocabulary import labels
 
 def test_labels_and_passthrough_image():
   ages = [0, 24, 25, 49, 50, 74, 75, 99, 100, 116, 124]
-  raw = [{"image": [f"jpeg{i}".encode()], "age": [a], "gender": [i % 2], "race": [i % 5]}
+  sources = [b"utkface", b"wiki"]
+  raw = [{"image": [f"jpeg{i}".encode()], "age": [a], "gender": [i % 2], "race": [i % 5], "source": [sources[i % 2]]}
          for i, a in enumerate(ages)]
   spec = {"image": tf.io.FixedLenFeature([1], tf.string), "age": tf.io.FixedLenFeature([1], tf.int64),
-          "gender": tf.io.FixedLenFeature([1], tf.int64), "race": tf.io.FixedLenFeature([1], tf.int64)}
+          "gender": tf.io.FixedLenFeature([1], tf.int64), "race": tf.io.FixedLenFeature([1], tf.int64),
+          "source": tf.io.FixedLenFeature([1], tf.string)}
   metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
   with tft_beam.Context(temp_dir=tempfile.mkdtemp()):
     (transformed, _), _ = ((raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
@@ -24,6 +26,7 @@ def test_labels_and_passthrough_image():
   assert [t["image"] for t in transformed] == [f"jpeg{i}".encode() for i in range(len(ages))]
   assert np.allclose([t["age"] for t in transformed], ages)
   assert [t["gender"] for t in transformed] == [i % 2 for i in range(len(ages))]
+  assert [t["source"] for t in transformed] == [sources[i % 2] for i in range(len(ages))]  # for source weights
   assert "race" not in transformed[0]
 
 
