@@ -1,6 +1,7 @@
 """Quality report of the shipped models on the pipeline's held-out test split of the real UTKFace data.
 
   .venv/bin/python -m benchmarks.quality [--models models] [--data UTKFace folder or fdp ingest output]
+                                         [--wiki-data WIKI folder or fdp ingest output [--wiki-mat FILE]]
 
 Writes benchmarks/results/quality.json (the `fdp evaluate` reports of both models, the age-bucket
 confusion matrix, MAE by true age, sizes, the targets and whether each is met) and three plots:
@@ -150,23 +151,59 @@ def build_report(models_dir: str, data: str, split: str) -> dict:
   }
 
 
+def wiki_report(models_dir: str, data: str, split: str, wiki_mat=None) -> dict:
+  """Both models on WIKI's split (a WIKI folder with wiki.mat, or its `fdp ingest` output): overall and by
+  age range."""
+  examples = evaluate.read_split(data, split, vocabulary.WIKI, wiki_mat)
+  result = {"split": split, "n": int(len(examples[vocabulary.AGE_KEY]))}
+  for kind in vocabulary.MODELS:
+    model_dir, loaded = evaluate.load_model(os.path.join(models_dir, kind))
+    scored = metrics.report(model_dir, evaluate.model_kind(loaded), split, examples,
+                            evaluate.predict(loaded, examples[vocabulary.IMAGE_KEY]))
+    result[kind] = {"overall": scored["overall"],
+                    "slices": {k: v for k, v in scored["slices"].items() if k.startswith(("age=", "gender="))}}
+  return result
+
+
+def wiki_table(wiki: dict) -> str:
+  c, r = wiki[vocabulary.CLASSIFIER], wiki[vocabulary.REGRESSOR]
+  rows = [f"| WIKI, {wiki['split']} split ({wiki['n']} images) | gender accuracy | age-bucket accuracy | age MAE (years) |",
+          "|---|---|---|---|",
+          f"| overall | {c['overall']['gender_accuracy']:.3f} | {c['overall']['age_bucket_accuracy']:.3f} | "
+          f"{r['overall']['age_mae']:.2f} |"]
+  for name in sorted(c["slices"]):
+    rows.append(f"| {evaluate.slice_label(name)} ({c['slices'][name]['n']}) | {c['slices'][name]['gender_accuracy']:.3f} | "
+                f"{c['slices'][name]['age_bucket_accuracy']:.3f} | {r['slices'][name]['age_mae']:.2f} |")
+  return "\n".join(rows)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--models", default=defaults.SHIPPED_MODELS_DIR, help="a folder with classifier/ and regressor/")
   parser.add_argument("--data", default=str(settings.utkface_dir()))
   parser.add_argument("--split", default="test")
+  parser.add_argument("--wiki-data", help="also WIKI's split: a WIKI folder (wiki.mat inside, or --wiki-mat) or "
+                      "its `fdp ingest` output")
+  parser.add_argument("--wiki-mat")
   parser.add_argument("--out", default=RESULTS)
   parser.add_argument("--update-docs", action="store_true",
                       help="rewrite the generated tables in README.md and docs/model_card.md")
   args = parser.parse_args()
   report = build_report(args.models, args.data, args.split)
+  if args.wiki_data:
+    report["wiki"] = wiki_report(args.models, args.wiki_data, args.split, args.wiki_mat)
   results_file.write(os.path.join(args.out, "quality.json"), report, results_file.model_versions(args.models))
   plot(report, args.out)
   if args.update_docs:
     for doc in ("README.md", os.path.join("docs", "model_card.md")):
       results_file.update_block(os.path.join(REPO, doc), "quality-headline", headline_table(report))
     results_file.update_block(os.path.join(REPO, "docs", "model_card.md"), "quality-slices", slices_table(report))
+    if "wiki" in report:
+      for doc in ("README.md", os.path.join("docs", "model_card.md")):
+        results_file.update_block(os.path.join(REPO, doc), "quality-wiki", wiki_table(report["wiki"]))
   print(headline_table(report))
+  if "wiki" in report:
+    print(wiki_table(report["wiki"]))
 
 
 if __name__ == "__main__":
