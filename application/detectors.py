@@ -39,8 +39,8 @@ MTCNN_FACE_SIZE_RANGE = (12, 20)
 ONET_MIN_SCORE = 0.5
 
 # The default minimum face in a small photo: at most this fraction of its shorter side, never under
-# SMALLEST_MIN_FACE pixels. On 1,000 random WIKI 64x64 face crops (boxes 26-36 px, 5th-95th percentile)
-# BlazeFace found 2 faces at 40 px and 996 at a quarter of the side (16 px); on 600 face-free small photos
+# SMALLEST_MIN_FACE pixels. On 1,000 random WIKI 64x64 face crops of the validation split (boxes 26-36 px)
+# BlazeFace found 2 faces at 40 px and 986 at a quarter of the side (16 px); on 600 face-free small photos
 # (crops of scikit-image's photos, 32-160 px) a quarter found none, as 40 px did, where 0.2 and 0.15 found
 # one (benchmarks/small_faces.py, benchmarks/results/small_faces.json).
 SMALL_PHOTO_FACE_FRACTION = 0.25

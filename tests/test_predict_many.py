@@ -136,8 +136,8 @@ def test_warnings_say_what_not_to_trust(face, expected):
 
 
 def test_a_larger_minimum_judged_size_marks_more_faces_too_small():
-  face = {"box": [0, 0, 60, 60]}
-  assert trust.warnings(face) == [] and trust.warnings(face, trust.Trust(min_face_size=64)) == [trust.FACE_TOO_SMALL]
+  face = {"box": [0, 0, 70, 70]}
+  assert trust.warnings(face) == [] and trust.warnings(face, trust.Trust(min_face_size=80)) == [trust.FACE_TOO_SMALL]
 
 
 def enormous_png(width: int = 9000, height: int = 9000) -> bytes:
