@@ -53,6 +53,30 @@ def _training_config(args, base: hyperparameters.TrainingConfig) -> hyperparamet
   return dataclasses.replace(base, **overrides)
 
 
+def _data_sources(args):
+  """(the first --data folder, its kind, the other folders as sources) of `fdp run local`; exits with one line
+  on folders that are missing, of kinds that cannot share a run, or a wiki.mat that cannot be read."""
+  for folder in args.data:
+    if not os.path.isdir(folder):
+      sys.exit(f"fdp: --data {folder}: no such folder")
+  data_root, dataset = args.data[0], args.dataset or _detect_dataset(args.data[0])
+  more_sources = [{"dataset": _detect_dataset(folder), "root": os.path.abspath(folder)} for folder in args.data[1:]]
+  for source in more_sources:
+    if source["dataset"] == vocabulary.WIKI and args.wiki_mat:
+      source["wiki_mat"] = os.path.abspath(args.wiki_mat)
+  datasets = [dataset] + [source["dataset"] for source in more_sources]
+  if more_sources and (not set(datasets) <= {vocabulary.UTKFACE, vocabulary.WIKI} or len(set(datasets)) < len(datasets)):
+    sys.exit(f"fdp run local: several --data folders must be one UTKFace and one WIKI folder (found: "
+             f"{', '.join(datasets)})")
+  if vocabulary.WIKI in datasets:
+    wiki_root = args.data[datasets.index(vocabulary.WIKI)]
+    try:
+      wiki.check_metadata_file(args.wiki_mat or os.path.join(wiki_root, wiki.METADATA_FILE))
+    except wiki.MetadataError as e:
+      sys.exit(f"fdp run local: {e}")
+  return data_root, dataset, more_sources
+
+
 def cmd_run_local(args) -> int:
   from pipeline import local_runner  # pylint: disable=g-import-not-at-top
   beam_args = beam_options.pipeline_args(args)
@@ -68,24 +92,7 @@ def cmd_run_local(args) -> int:
     dataset, training, thresholds = vocabulary.UTKFACE, configs.SMOKE_TRAINING, configs.SMOKE_THRESHOLDS
     pipeline_name, more_sources = f"{configs.PIPELINE_NAME}-smoke", []
   else:
-    for folder in args.data:
-      if not os.path.isdir(folder):
-        sys.exit(f"fdp: --data {folder}: no such folder")
-    data_root, dataset = args.data[0], args.dataset or _detect_dataset(args.data[0])
-    more_sources = [{"dataset": _detect_dataset(folder), "root": os.path.abspath(folder)} for folder in args.data[1:]]
-    for source in more_sources:
-      if source["dataset"] == vocabulary.WIKI and args.wiki_mat:
-        source["wiki_mat"] = os.path.abspath(args.wiki_mat)
-    datasets = [dataset] + [source["dataset"] for source in more_sources]
-    if more_sources and (not set(datasets) <= {vocabulary.UTKFACE, vocabulary.WIKI} or len(set(datasets)) < len(datasets)):
-      sys.exit(f"fdp run local: several --data folders must be one UTKFace and one WIKI folder (found: "
-               f"{', '.join(datasets)})")
-    if vocabulary.WIKI in datasets:
-      wiki_root = args.data[datasets.index(vocabulary.WIKI)]
-      try:
-        wiki.check_metadata_file(args.wiki_mat or os.path.join(wiki_root, wiki.METADATA_FILE))
-      except wiki.MetadataError as e:
-        sys.exit(f"fdp run local: {e}")
+    data_root, dataset, more_sources = _data_sources(args)
     training, thresholds, pipeline_name = hyperparameters.TrainingConfig(), configs.EvaluationThresholds(), None
   summary = local_runner.run_local(
       data_root=data_root, dataset=dataset, home=home, training=_training_config(args, training),

@@ -45,3 +45,21 @@ def test_source_weights_and_several_data_folders():
     raise AssertionError("a weight without a value was accepted")
   except SystemExit as e:
     assert "expected SOURCE=WEIGHT" in str(e)
+
+
+def test_several_data_folders_must_be_one_utkface_and_one_wiki(tmp_path):
+  (tmp_path / "a").mkdir()
+  (tmp_path / "b").mkdir()
+  args = cli.build_parser().parse_args(["run", "local", "--data", str(tmp_path / "a"), "--data", str(tmp_path / "b")])
+  try:
+    cli._data_sources(args)
+    raise AssertionError("two UTKFace folders were accepted")
+  except SystemExit as e:
+    assert "one UTKFace and one WIKI folder (found: utkface, utkface)" in str(e)
+  (tmp_path / "b" / "00").mkdir()
+  (tmp_path / "b" / "wiki.mat").write_text("not MATLAB")
+  try:
+    cli._data_sources(args)
+    raise AssertionError("an unreadable wiki.mat was accepted")
+  except SystemExit as e:
+    assert "wiki.mat: not a MATLAB file" in str(e)
