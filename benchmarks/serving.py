@@ -38,6 +38,7 @@ import numpy as np
 
 from benchmarks import results_file
 from tests.serve_process import serve_process, threads_of
+from vocabulary import layout
 from vocabulary import settings
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -234,7 +235,7 @@ FULL_ANSWER_ROUNDS = 5
 
 
 def _latest_version(model_root: str) -> str:
-  return os.path.join(model_root, max((v for v in os.listdir(model_root) if v.isdigit()), key=int))
+  return os.path.join(model_root, layout.newest_version(os.listdir(model_root)))
 
 
 def run_full_answer(variants_json: str, seconds: float) -> None:
