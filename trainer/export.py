@@ -6,8 +6,8 @@ serving_mirror_average  images -> the same outputs, averaged over each image and
 serving_examples        examples: string [N] of serialized tf.Examples -> the outputs (one pass; TFMA calls it)
 transform_features      examples: string [N] of serialized tf.Examples -> transformed features (labels for TFMA)
 
-Outputs: classifier {age_bucket: float [N, 5] probabilities, gender: float [N, 1] P(female)};
-regressor {age: float [N, 1] years}. Probabilities are temperature-scaled (trainer/calibration.py) with the
+Outputs: classifier {age_bucket: float [N, 5] probabilities, gender: float [N, 1] P(female), age: float [N, 1]
+years (its own age head: one pass answers a face in full)}; regressor {age: float [N, 1] years}. Probabilities are temperature-scaled (trainer/calibration.py) with the
 temperatures the Trainer fitted on the validation split.
 """
 import os

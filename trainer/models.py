@@ -1,7 +1,8 @@
 """Keras 3 model builders: one residual backbone with multi-task heads, two models.
 
 Both models see every label; what differs is which heads they are judged on (and export):
-  classifier: age bucket (5-way softmax) and gender (sigmoid, P(female)); age is an auxiliary task.
+  classifier: age bucket (5-way softmax) and gender (sigmoid, P(female)); it also exports its own age
+              estimate, so that one pass of one model answers a face in full.
   regressor:  age in years; gender is an auxiliary task.
 
 Age is learned as a distribution over whole years (DLDL: the label is a Gaussian around the true
@@ -20,9 +21,10 @@ AGE_BINS = vocabulary.MAX_AGE + 1
 PRETRAINED_GENDER_SIGN = -1.0  # the pretrained gender head gives P(male): measured on UTKFace labels
 BN_MOMENTUM = 0.9  # Keras' 0.99 leaves the moving statistics behind: eval predictions collapse
 
-# The outputs each model is exported (served, evaluated) with.
+# The outputs each model is exported (served, evaluated) with. The classifier's age is its auxiliary age
+# head: one pass of the classifier gives the whole answer (bucket, gender, age).
 EXPORTED_OUTPUTS = {
-    vocabulary.CLASSIFIER: (vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY),
+    vocabulary.CLASSIFIER: (vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY, vocabulary.AGE_KEY),
     vocabulary.REGRESSOR: (vocabulary.AGE_KEY,),
 }
 # What the Trainer's early stopping watches on the eval split (and restores the best epoch of).
