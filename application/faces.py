@@ -97,21 +97,23 @@ def image_paths(paths: Iterable[str]) -> List[str]:
   return found
 
 
+def _age_fields(outputs) -> dict:
+  return {"age": round(float(outputs[AGE_OUTPUT][0]), 1)}
+
+
 def _classifier_fields(outputs) -> dict:
+  """Bucket and gender; also the age where the classifier exports its own (one pass, the whole answer)."""
   buckets = outputs[AGE_BUCKET_OUTPUT]
   p_female = float(outputs[GENDER_OUTPUT][0])
   female = labels.is_female(p_female)
   return {"age_bucket": vocabulary.AGE_BUCKETS[int(np.argmax(buckets))],
           "age_bucket_prob": round(float(np.max(buckets)), 4),
           "gender": vocabulary.GENDERS[int(female)],
-          "gender_prob": round(p_female if female else 1.0 - p_female, 4)}
+          "gender_prob": round(p_female if female else 1.0 - p_female, 4),
+          **(_age_fields(outputs) if AGE_OUTPUT in outputs else {})}
 
 
-def _regressor_fields(outputs) -> dict:
-  return {"age": round(float(outputs[AGE_OUTPUT][0]), 1)}
-
-
-_FIELDS = {vocabulary.CLASSIFIER: _classifier_fields, vocabulary.REGRESSOR: _regressor_fields}
+_FIELDS = {vocabulary.CLASSIFIER: _classifier_fields, vocabulary.REGRESSOR: _age_fields}
 
 
 def prediction_fields(model: str, face_outputs) -> dict:

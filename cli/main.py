@@ -10,6 +10,7 @@ import time
 from cli import batch_predict_command
 from cli import beam_local_command
 from cli import beam_options
+from cli import data_options
 from cli import kubeflow_commands
 from cli import predict_command
 from cli import serving_commands
@@ -33,23 +34,12 @@ def _detect_dataset(data_root: str) -> str:
   return vocabulary.UTKFACE
 
 
-def _source_weights(pairs) -> dict:
-  weights = {}
-  for pair in pairs:
-    source, _, weight = pair.partition("=")
-    try:
-      weights[source] = float(weight)
-    except ValueError:
-      sys.exit(f"fdp: --source-weight {pair}: expected SOURCE=WEIGHT, e.g. wiki=0.5")
-  return weights
-
-
 def _training_config(args, base: hyperparameters.TrainingConfig) -> hyperparameters.TrainingConfig:
   overrides = {field: getattr(args, field)
                for field in ("epochs", "regressor_epochs", "image_size", "batch_size", "learning_rate", "warm_start")
                if getattr(args, field, None) is not None}
   if getattr(args, "source_weight", None):
-    overrides["source_weights"] = _source_weights(args.source_weight)
+    overrides["source_weights"] = data_options.source_weights(args.source_weight)
   return dataclasses.replace(base, **overrides)
 
 
@@ -65,9 +55,7 @@ def _data_sources(args):
     if source["dataset"] == vocabulary.WIKI and args.wiki_mat:
       source["wiki_mat"] = os.path.abspath(args.wiki_mat)
   datasets = [dataset] + [source["dataset"] for source in more_sources]
-  if more_sources and (not set(datasets) <= {vocabulary.UTKFACE, vocabulary.WIKI} or len(set(datasets)) < len(datasets)):
-    sys.exit(f"fdp run local: several --data folders must be one UTKFace and one WIKI folder (found: "
-             f"{', '.join(datasets)})")
+  data_options.check_datasets(datasets)
   if vocabulary.WIKI in datasets:
     wiki_root = args.data[datasets.index(vocabulary.WIKI)]
     try:
@@ -165,8 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "one run; default: a smoke run on generated drawings")
   local.add_argument("--dataset", choices=vocabulary.DATASETS, help="the first --data folder's kind; default: "
                      "detected from the folder")
-  local.add_argument("--source-weight", action="append", metavar="SOURCE=WEIGHT",
-                     help="loss weight of a source's images, e.g. wiki=0.5 (default: the recipe's)")
+  data_options.add_source_weight(local)
   local.add_argument("--epochs", type=int, help="the classifier's training epochs")
   local.add_argument("--regressor-epochs", type=int, help="the regressor's fine-tuning epochs (it starts from "
                      "the classifier trained in the same run)")

@@ -106,16 +106,23 @@ def output_config() -> example_gen_pb2.Output:
       for name, share in layout.split_shares().items()]))
 
 
+UNREAD = "not readable where the pipeline was built"
+
+
 def source_fingerprint(source: Dict[str, Any]) -> str:
   """What changes when a folder read beside the input base changes (its metadata file, else its listing):
   part of the ExampleGen's configuration, so the cache notices it (the driver fingerprints only the input
-  base)."""
+  base). A folder this machine cannot read (a bucket only a cluster's pods reach, when compiling for
+  Kubeflow) is named without a fingerprint: a change in it is then not seen by the cache."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  if source["dataset"] == vocabulary.WIKI:
-    mat = source.get("wiki_mat") or os.path.join(source["root"], wiki.METADATA_FILE)
-    stat = tf.io.gfile.stat(mat)
-    return f"{mat}:{stat.length}:{stat.mtime_nsec}"
-  names = sorted(tf.io.gfile.listdir(source["root"]))
+  try:
+    if source["dataset"] == vocabulary.WIKI:
+      mat = source.get("wiki_mat") or os.path.join(source["root"], wiki.METADATA_FILE)
+      stat = tf.io.gfile.stat(mat)
+      return f"{mat}:{stat.length}:{stat.mtime_nsec}"
+    names = sorted(tf.io.gfile.listdir(source["root"]))
+  except tf.errors.OpError:
+    return f"{source['root']}:{UNREAD}"
   return f"{source['root']}:{len(names)}:{hashlib.sha256(chr(0).join(names).encode()).hexdigest()[:16]}"
 
 

@@ -7,7 +7,7 @@ compiling uploads nothing.
 """
 import dataclasses
 import os
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from pipeline import configs
 from pipeline.configs import EvaluationThresholds
@@ -40,14 +40,17 @@ def build_pipeline(data_root: str, pipeline_root: str, serving_root: Optional[st
                    training: TrainingConfig = TrainingConfig(),
                    thresholds: EvaluationThresholds = EvaluationThresholds(),
                    resources: TrainerResources = TrainerResources(), pipeline_name: str = configs.PIPELINE_NAME,
-                   spans: bool = False):
-  """create_pipeline() with the Kubeflow config; the Trainers get the resource request."""
+                   spans: bool = False, wiki_mat: Optional[str] = None,
+                   more_sources: Sequence[Dict[str, str]] = ()):
+  """create_pipeline() with the Kubeflow config; the Trainers get the resource request. `more_sources`
+  ({"dataset", "root", "wiki_mat"?} each, paths as the pods see them) are read into the same run."""
   from pipeline import pipeline  # pylint: disable=g-import-not-at-top
   from trainer import face_network  # pylint: disable=g-import-not-at-top
   tfx_pipeline = pipeline.create_pipeline(
       pipeline_name=pipeline_name, pipeline_root=pipeline_root, data_root=data_root, dataset=dataset,
       serving_root=serving_root or os.path.join(pipeline_root, "serving_model"), training=training,
-      thresholds=thresholds, beam_pipeline_args=beam_pipeline_args, spans=spans,
+      thresholds=thresholds, beam_pipeline_args=beam_pipeline_args, spans=spans, wiki_mat=wiki_mat,
+      more_sources=more_sources,
       # converted into the image at build time (kubeflow/Dockerfile)
       pretrained_model_uri=face_network.converted_dir(training.pretrained_variant,
                                                       configs.KUBEFLOW_PRETRAINED_CACHE))

@@ -150,9 +150,13 @@ def calibration(confidence, correct, coverages: Sequence[float] = COVERAGES) -> 
 
 
 def metrics(kind: str, predictions: Dict[str, np.ndarray], labels: Dict[str, np.ndarray]) -> dict:
-  """A model kind's headline metrics over whatever rows it is given."""
+  """A model kind's headline metrics over whatever rows it is given, and the age MAE of a classifier that
+  exports its own age."""
   everything = face_metrics(predictions, labels[vocabulary.AGE_KEY], labels[vocabulary.GENDER_KEY])
-  return {name: everything[name] for name in HEADLINE[kind]}
+  result = {name: everything[name] for name in HEADLINE[kind]}
+  if "age_mae" in everything:
+    result.setdefault("age_mae", everything["age_mae"])
+  return result
 
 
 def age_range_rows(ages: np.ndarray) -> Dict[str, np.ndarray]:

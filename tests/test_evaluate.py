@@ -26,6 +26,9 @@ def test_classifier_and_regressor_metrics_on_known_predictions():
       "gender_accuracy": 0.75, "age_bucket_accuracy": 0.75}
   regressor = {vocabulary.AGE_KEY: np.array([[12.0], [30.0], [50.0], [100.0]])}
   assert metrics.metrics(vocabulary.REGRESSOR, regressor, labels) == {"age_mae": pytest.approx(5.5)}
+  one_pass = dict(classifier, **regressor)  # a classifier that exports its own age too
+  assert metrics.metrics(vocabulary.CLASSIFIER, one_pass, labels) == {
+      "gender_accuracy": 0.75, "age_bucket_accuracy": 0.75, "age_mae": pytest.approx(5.5)}
 
 
 def test_a_photo_without_a_face_is_wrong_and_guessed_at_the_median_age():

@@ -8,6 +8,7 @@ import pytest
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from components import example_gen
 from kubeflow import kfp_client, runner
 from pipeline import configs
 from tests.conftest import REPO
@@ -209,3 +210,45 @@ def test_dockerfile_pins_its_base_and_installs_from_the_lock_file():
   text = "\n".join(lines)
   assert "COPY requirements.lock" in text and "-r requirements.lock" in text
   assert "--no-deps ." in text
+
+
+def _example_gen_options(job) -> dict:
+  return _parameter(job, "FileBasedExampleGen", "custom_config")["custom_config"]["value"]
+
+
+def test_a_second_folder_and_its_weight_reach_the_compiled_job(tmp_path):
+  """`fdp run kubeflow --more-data wiki=FOLDER --source-weight wiki=0.5`: the ExampleGen reads the WIKI folder
+  beside the UTKFace data root (fingerprinted where this machine can read it), the schema is the combined
+  one and the Trainers weigh WIKI's images by 0.5."""
+  from cli import main as cli
+  wiki_root = tmp_path / "wiki_crop_64"
+  wiki_root.mkdir()
+  (wiki_root / "wiki.mat").write_bytes(b"MATLAB 5.0")
+  out = tmp_path / "both.json"
+  assert cli.main(["run", "kubeflow", "--output", str(out), "--pipeline-root", "gs://bucket/tfx",
+                   "--data-root", "gs://bucket/UTKFace", "--more-data", f"wiki={wiki_root}",
+                   "--source-weight", "wiki=0.5", "--gpus", "0"]) == 0
+  job = json.loads(out.read_text())
+  config = _example_gen_options(job)
+  assert config["more_sources"] == [{"dataset": "wiki", "root": str(wiki_root)}]
+  assert config["more_sources_fingerprint"][0].startswith(f"{wiki_root / 'wiki.mat'}:10:")
+  assert _parameter(job, "classifier_trainer", "custom_config")["training"]["source_weights"] == {"wiki": 0.5}
+  assert "utkface_wiki.pbtxt" in json.dumps(job["pipelineSpec"]["root"]["dag"]["tasks"]["ImportSchemaGen"])
+  unreadable = tmp_path / "pods-only.json"  # a folder only the cluster's pods can read: named, not fingerprinted
+  assert cli.main(["run", "kubeflow", "--output", str(unreadable), "--pipeline-root", "/tfx", "--data-root",
+                   "/data/UTKFace", "--more-data", "wiki=/pods/wiki_crop_64", "--gpus", "0"]) == 0
+  config = _example_gen_options(json.loads(unreadable.read_text()))
+  assert config["more_sources_fingerprint"] == [f"/pods/wiki_crop_64:{example_gen.UNREAD}"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--more-data", "wiki"], "expected utkface=FOLDER or wiki=FOLDER"),
+    (["--more-data", "utkface=/more"], "one UTKFace and one WIKI folder (found: utkface, utkface)"),
+    (["--more-data", "wiki=/w", "--spans"], "cannot be combined with --more-data"),
+    (["--more-data", "wiki=/w", "--source-weight", "wiki=half"], "expected SOURCE=WEIGHT")])
+def test_bad_data_options_stop_the_compile_with_one_line(tmp_path, capsys, flags, message):
+  from cli import main as cli
+  with pytest.raises(SystemExit) as e:
+    cli.main(["run", "kubeflow", "--output", str(tmp_path / "p.json"), "--pipeline-root", "/tfx",
+              "--data-root", "/data", *flags])
+  assert message in str(e.value) and not (tmp_path / "p.json").exists()

@@ -220,6 +220,27 @@ def test_the_two_models_are_asked_at_the_same_time():
   assert (fields["age_bucket"], fields["gender"], fields["age"]) == ("25-49", "female", 30.0)
 
 
+class OnePassClient(FakeClient):
+  """A classifier that also exports its own age estimate (models exported since it does)."""
+
+  def predict(self, model, crops):
+    outputs = super().predict(model, crops)
+    if model == vocabulary.CLASSIFIER:
+      outputs[vocabulary.AGE_KEY] = np.full((len(crops), 1), 41.26)
+    return outputs
+
+
+def test_a_classifier_with_its_own_age_answers_a_face_in_full_and_the_regressor_s_age_wins_with_both():
+  client = OnePassClient()
+  [alone] = faces.predict_crops(client, [b"crop"], (vocabulary.CLASSIFIER,))
+  assert (alone["age_bucket"], alone["gender"], alone["age"]) == ("25-49", "female", 41.3)
+  assert [model for model, _, _ in client.requests] == [vocabulary.CLASSIFIER]  # one request: one pass
+  [both] = faces.predict_crops(client, [b"crop"], vocabulary.MODELS)
+  assert (both["age_bucket"], both["age"]) == ("25-49", 30.0)
+  [older] = faces.predict_crops(FakeClient(), [b"crop"], (vocabulary.CLASSIFIER,))  # a classifier without age
+  assert "age" not in older and older["gender"] == "female"
+
+
 def test_a_failed_model_request_is_raised_after_the_other_has_answered():
   answered, classifier_failed = [], threading.Event()
 
