@@ -6,7 +6,7 @@ on) answers for every photo; the largest face found is the photo's answer, and a
 is found counts as wrong for every metric (its age error is the error of guessing the photo set's
 median age).
 
-  .venv/bin/python -m benchmarks.outside [--models models] [--aaf DIR] [--subset] [--detector NAME]
+  .venv/bin/python -m benchmarks.outside [--models models] [--aaf DIR] [--subset] [--detector NAME] [--model both]
 
 Writes benchmarks/results/outside_aaf.json: the figures on all photos ("all") or, with --subset, on the
 fixed stratified subset that CI re-computes (tests/test_outside.py), plus outside_aaf.png (gender and
@@ -45,6 +45,7 @@ TARGETS = {"gender_accuracy": (">=", 0.94), "gender_accuracy_18+": (">=", 0.965)
 CALIBRATION_TARGETS = {"gender_ece": ("<=", 0.015), "age_bucket_ece": ("<=", 0.025),
                        "gender_unwarned_share": (">=", 0.90), "gender_unwarned_accuracy": (">=", 0.975)}
 WARNINGS = {vocabulary.GENDER_KEY: trust.GENDER_UNCERTAIN, vocabulary.AGE_BUCKET_KEY: trust.AGE_BUCKET_UNCERTAIN}
+MIDDLE_AGES = (40, 69)
 COVERAGE_GRID = tuple(np.arange(1, 21) / 20)  # accuracy against coverage, recorded at 0.05, 0.10, ... 1.0
 
 
@@ -126,17 +127,21 @@ def score(rows: List[dict], records: Dict[str, dict]) -> dict:
   result["slices"].update({f"gender={g}": figures(genders == g) for g in (0, 1)})
   result["by_decade"] = [dict(decade=f"{d * 10}-{d * 10 + 9}", **figures((ages // 10) == d))
                          for d in range(int(ages.max()) // 10 + 1) if ((ages // 10) == d).any()]
+  middle_aged = (ages >= MIDDLE_AGES[0]) & (ages <= MIDDLE_AGES[1])
+  if middle_aged.any():  # the ages the models were weakest at on this set
+    result["slices"][f"age={MIDDLE_AGES[0]}-{MIDDLE_AGES[1]}"] = figures(middle_aged)
   if found.any():
     result["calibration"] = calibration(answers, ages, genders)
   return result
 
 
-def predict_with_fdp(paths: List[str], models_dir: str, detector: Optional[str] = None) -> Dict[str, dict]:
-  """`fdp serve` on the models folder + `fdp predict --json --model both` over the photos:
+def predict_with_fdp(paths: List[str], models_dir: str, detector: Optional[str] = None,
+                     model: str = "both") -> Dict[str, dict]:
+  """`fdp serve` on the models folder + `fdp predict --json --model MODEL` over the photos:
   file name -> the JSON record fdp predict printed."""
   from tests.serve_process import fdp_serve  # pylint: disable=g-import-not-at-top
   with fdp_serve("--model-base-dir", models_dir) as (_, rest_port, _):
-    command = [sys.executable, "-m", "cli", "predict", "--json", "--model", "both",
+    command = [sys.executable, "-m", "cli", "predict", "--json", "--model", model,
                "--server", f"127.0.0.1:{rest_port}"] + (["--detector", detector] if detector else []) + paths
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
   records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
@@ -145,14 +150,14 @@ def predict_with_fdp(paths: List[str], models_dir: str, detector: Optional[str] 
   return {os.path.basename(r["image"]): r for r in records}
 
 
-def run(aaf_dir: str, models_dir: str, subset: bool, detector: Optional[str] = None) -> dict:
+def run(aaf_dir: str, models_dir: str, subset: bool, detector: Optional[str] = None, model: str = "both") -> dict:
   rows = read_labels(aaf_dir)
   rows = stratified_subset(rows) if subset else rows
   started = time.perf_counter()
-  records = predict_with_fdp([os.path.join(aaf_dir, "faces", r["file"]) for r in rows], models_dir, detector)
+  records = predict_with_fdp([os.path.join(aaf_dir, "faces", r["file"]) for r in rows], models_dir, detector, model)
   seconds = time.perf_counter() - started
   result = score(rows, records)
-  result.update(photos_per_second=len(rows) / seconds, detector=detector or "default",
+  result.update(photos_per_second=len(rows) / seconds, detector=detector or "default", model=model,
                 models=results_file.portable(os.path.abspath(models_dir)))
   result["targets"] = metrics.against_targets(result, TARGETS)
   if "calibration" in result:
@@ -252,10 +257,12 @@ def main():
   parser.add_argument("--aaf", default=str(settings.aaf_dir()))
   parser.add_argument("--subset", action="store_true", help="the fixed ~300-photo subset CI re-computes")
   parser.add_argument("--detector", default=None, help="fdp predict --detector (default: its default)")
+  parser.add_argument("--model", default="both", help="fdp predict --model (classifier: the classifier's one pass "
+                      "answers all three, where it exports its own age)")
   parser.add_argument("--out", default=OUT)
   parser.add_argument("--update-docs", action="store_true", help="rewrite the outside-validation table in docs/quality.md")
   args = parser.parse_args()
-  result = run(args.aaf, args.models, args.subset, args.detector)
+  result = run(args.aaf, args.models, args.subset, args.detector, args.model)
   recorded = {}
   if os.path.exists(args.out):
     with open(args.out) as f:
