@@ -35,6 +35,7 @@ FaceDetector = Callable[[bytes], List[Face]]
 AGE_BUCKET_OUTPUT, GENDER_OUTPUT, AGE_OUTPUT = vocabulary.AGE_BUCKET_KEY, vocabulary.GENDER_KEY, vocabulary.AGE_KEY
 BOTH = "both"
 MODEL_CHOICES = vocabulary.MODELS + (BOTH,)
+DEFAULT_MODEL = BOTH
 BATCH_FACES = 32  # crops per model request, at most
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 

@@ -44,7 +44,7 @@ def register(subparsers) -> None:
   batch.add_argument("--serving-root", default=defaults.SHIPPED_MODELS_DIR,
                      help="<model>/<version>/ SavedModels, the newest version is taken (default: the shipped "
                      "models/)")
-  batch.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.BOTH)
+  predict_command.add_model_option(batch)
   batch.add_argument("--no-detect", action="store_true", help="take each image as one pre-cropped face")
   predict_command.add_detection_options(batch)
   batch.add_argument("--batch-faces", type=int, default=faces.BATCH_FACES,

@@ -59,6 +59,14 @@ def cmd_predict(args) -> int:
   return exit_codes.SOME_FAILED if failures else exit_codes.ALL_ANSWERED
 
 
+def add_model_option(parser) -> None:
+  """--model: which served models answer (fdp predict, batch-predict and web alike)."""
+  parser.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.DEFAULT_MODEL,
+                      help="classifier: bucket and gender, and age where the classifier exports its own (one "
+                           "network pass a face); regressor: age; both: the classifier's bucket and gender with the "
+                           "regressor's age (two passes). Default: %(default)s")
+
+
 def add_detection_options(parser) -> None:
   """--detector, --min-face-size, --min-confidence and --min-judged-face-size (fdp predict and fdp web)."""
   from application import detectors  # pylint: disable=g-import-not-at-top  (numpy + Pillow only)
@@ -84,7 +92,7 @@ def register(subparsers) -> None:
   predict.add_argument("--server", help=f"HOST:PORT (default: localhost:{defaults.REST_PORT} for REST, "
                        f"localhost:{defaults.GRPC_PORT} for gRPC)")
   predict.add_argument("--protocol", choices=defaults.PROTOCOLS, default=defaults.REST)
-  predict.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.BOTH)
+  add_model_option(predict)
   predict.add_argument("--json", action="store_true", help="one JSON object per image per line")
   predict.add_argument("--no-detect", action="store_true",
                        help="treat each image as one pre-cropped face (e.g. UTKFace's); default: find every "

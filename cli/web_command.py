@@ -43,7 +43,7 @@ def register(subparsers) -> None:
   web.add_argument("--protocol", choices=defaults.PROTOCOLS, default=defaults.REST)
   web.add_argument("--port", type=int, default=DEFAULT_PORT, help="the page's port (0: a free one)")
   web.add_argument("--host", default="127.0.0.1", help="the page's address (0.0.0.0: every interface)")
-  web.add_argument("--model", choices=faces.MODEL_CHOICES, default=faces.BOTH)
+  predict_command.add_model_option(web)
   predict_command.add_detection_options(web)
   web.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the model server")
   web.add_argument("--threads", type=int, default=defaults.HTTP_THREADS,
