@@ -28,6 +28,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from application import faces as photo_faces
 from application import trust
 from benchmarks import calibration_plot
 from benchmarks import results_file
@@ -136,7 +137,7 @@ def score(rows: List[dict], records: Dict[str, dict]) -> dict:
 
 
 def predict_with_fdp(paths: List[str], models_dir: str, detector: Optional[str] = None,
-                     model: str = "both") -> Dict[str, dict]:
+                     model: str = photo_faces.BOTH) -> Dict[str, dict]:
   """`fdp serve` on the models folder + `fdp predict --json --model MODEL` over the photos:
   file name -> the JSON record fdp predict printed."""
   from tests.serve_process import fdp_serve  # pylint: disable=g-import-not-at-top
@@ -150,7 +151,7 @@ def predict_with_fdp(paths: List[str], models_dir: str, detector: Optional[str] 
   return {os.path.basename(r["image"]): r for r in records}
 
 
-def run(aaf_dir: str, models_dir: str, subset: bool, detector: Optional[str] = None, model: str = "both") -> dict:
+def run(aaf_dir: str, models_dir: str, subset: bool, detector: Optional[str] = None, model: str = photo_faces.BOTH) -> dict:
   rows = read_labels(aaf_dir)
   rows = stratified_subset(rows) if subset else rows
   started = time.perf_counter()
@@ -257,7 +258,8 @@ def main():
   parser.add_argument("--aaf", default=str(settings.aaf_dir()))
   parser.add_argument("--subset", action="store_true", help="the fixed ~300-photo subset CI re-computes")
   parser.add_argument("--detector", default=None, help="fdp predict --detector (default: its default)")
-  parser.add_argument("--model", default="both", help="fdp predict --model (classifier: the classifier's one pass "
+  parser.add_argument("--model", choices=photo_faces.MODEL_CHOICES, default=photo_faces.BOTH,
+                      help="fdp predict --model (classifier: the classifier's one pass "
                       "answers all three, where it exports its own age)")
   parser.add_argument("--out", default=OUT)
   parser.add_argument("--update-docs", action="store_true", help="rewrite the outside-validation table in docs/quality.md")

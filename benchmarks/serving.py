@@ -288,10 +288,10 @@ def full_answer(serving_root: str, before_root: str, seconds: float) -> dict:
                                                  / rates["serving_mirror_average"]["median_faces_per_s"], 2)}
   if before_root:
     result["before_models"] = results_file.model_versions(before_root)
-    for name in ("serving_default", "classifier_one_pass"):
+    for name, ratio in (("serving_default", "default_over_before"),
+                        ("classifier_one_pass", "classifier_one_pass_over_before")):
       if name in rates:
-        label = "default" if name == "serving_default" else name
-        result[f"{label}_over_before"] = round(rates[name]["median_faces_per_s"] / rates["before"]["median_faces_per_s"], 2)
+        result[ratio] = round(rates[name]["median_faces_per_s"] / rates["before"]["median_faces_per_s"], 2)
   print("full answer:", result, flush=True)
   return result
 

@@ -21,6 +21,12 @@ def add_source_weight(parser) -> None:
                       help="loss weight of a source's images, e.g. wiki=0.5 (default: the recipe's)")
 
 
+def source(dataset: str, root: str, wiki_mat=None) -> dict:
+  """One of create_pipeline()'s more_sources: {"dataset", "root", "wiki_mat" (a WIKI folder's, if given)}."""
+  return dict({"dataset": dataset, "root": root},
+              **({"wiki_mat": wiki_mat} if dataset == vocabulary.WIKI and wiki_mat else {}))
+
+
 def more_data(pairs, first_dataset: str, wiki_mat=None) -> list:
   """["wiki=gs://b/wiki_crop_64", ...] (folders as the pipeline's pods see them) -> more_sources; exits with one
   line on a pair that is not DATASET=FOLDER, or on sources that cannot share a run with `first_dataset`."""
@@ -29,8 +35,7 @@ def more_data(pairs, first_dataset: str, wiki_mat=None) -> list:
     dataset, _, root = pair.partition("=")
     if dataset not in (vocabulary.UTKFACE, vocabulary.WIKI) or not root:
       sys.exit(f"fdp: --more-data {pair}: expected utkface=FOLDER or wiki=FOLDER")
-    sources.append(dict({"dataset": dataset, "root": root},
-                        **({"wiki_mat": wiki_mat} if dataset == vocabulary.WIKI and wiki_mat else {})))
+    sources.append(source(dataset, root, wiki_mat))
   check_datasets([first_dataset] + [source["dataset"] for source in sources])
   return sources
 

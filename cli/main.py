@@ -50,10 +50,9 @@ def _data_sources(args):
     if not os.path.isdir(folder):
       sys.exit(f"fdp: --data {folder}: no such folder")
   data_root, dataset = args.data[0], args.dataset or _detect_dataset(args.data[0])
-  more_sources = [{"dataset": _detect_dataset(folder), "root": os.path.abspath(folder)} for folder in args.data[1:]]
-  for source in more_sources:
-    if source["dataset"] == vocabulary.WIKI and args.wiki_mat:
-      source["wiki_mat"] = os.path.abspath(args.wiki_mat)
+  wiki_mat = args.wiki_mat and os.path.abspath(args.wiki_mat)
+  more_sources = [data_options.source(_detect_dataset(folder), os.path.abspath(folder), wiki_mat)
+                  for folder in args.data[1:]]
   datasets = [dataset] + [source["dataset"] for source in more_sources]
   data_options.check_datasets(datasets)
   if vocabulary.WIKI in datasets:
